@@ -1,0 +1,1 @@
+"""LR Workbench."""

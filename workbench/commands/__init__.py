@@ -1,0 +1,1 @@
+"""Subcommands of `workbench`, one module per area (see workbench/cli.py)."""
