@@ -246,9 +246,7 @@ def _dtri(m, t, k0, k1, l):
     return (k1 - k0) * _tri_wave(m, (t + l) / (2.0 * l)) + k0
 
 
-@register(
-    "TRI2", "cyclic", CYC, "(k1 − k0) · (2/π)|asin(sin(π t / 2l))| / 2^floor(t / 2l) + k0"
-)
+@register("TRI2", "cyclic", CYC, "(k1 − k0) · (2/π)|asin(sin(π t / 2l))| / 2^floor(t / 2l) + k0")
 def _tri2(m, t, k0, k1, l):
     return (k1 - k0) * _tri_wave(m, t / (2 * l)) * m.halve(m.floor(t / (2 * l))) + k0
 
@@ -290,11 +288,11 @@ def _sin2(m, t, k0, k1, l):
     return (k1 - k0) * m.fabs(m.sin(m.pi * t / (2 * l))) * m.halve(m.floor(t / (2 * l))) + k0
 
 
-@register(
-    "DSIN2", "cyclic", CYC, "(k1 − k0) · |sin(π (t + l) / 2l)| / 2^floor((t + l) / 2l) + k0"
-)
+@register("DSIN2", "cyclic", CYC, "(k1 − k0) · |sin(π (t + l) / 2l)| / 2^floor((t + l) / 2l) + k0")
 def _dsin2(m, t, k0, k1, l):
-    return (k1 - k0) * m.fabs(m.sin(m.pi * (t + l) / (2 * l))) * m.halve(m.floor((t + l) / (2 * l))) + k0
+    return (k1 - k0) * m.fabs(m.sin(m.pi * (t + l) / (2 * l))) * m.halve(
+        m.floor((t + l) / (2 * l))
+    ) + k0
 
 
 @register("SINEXP", "cyclic", CYC_EXP, "(k1 − k0) · |sin(π t / 2l)| · gamma^t + k0")
@@ -322,11 +320,11 @@ def _cos2(m, t, k0, k1, l):
     return (k1 - k0) * 0.5 * (1 + m.cos(m.pi * t / l)) * m.halve(m.floor((t + l) / (2 * l))) + k0
 
 
-@register(
-    "UPCOS2", "cyclic", CYC, "(k1 − k0) · ½(1 + cos(π (t / l + 1))) / 2^floor(t / 2l) + k0"
-)
+@register("UPCOS2", "cyclic", CYC, "(k1 − k0) · ½(1 + cos(π (t / l + 1))) / 2^floor(t / 2l) + k0")
 def _upcos2(m, t, k0, k1, l):
-    return (k1 - k0) * 0.5 * (1 + m.cos(m.pi * (1.0 * t / l + 1.0))) * m.halve(m.floor(t / (2 * l))) + k0
+    return (k1 - k0) * 0.5 * (1 + m.cos(m.pi * (1.0 * t / l + 1.0))) * m.halve(
+        m.floor(t / (2 * l))
+    ) + k0
 
 
 @register("COSEXP", "cyclic", CYC_EXP, "(k1 − k0) · ½(1 + cos(π t / l)) · gamma^t + k0")

@@ -24,6 +24,9 @@ from workbench.policies.functions import ARRAY, REGISTRY, SCALAR, LRFunction, Pa
 SCHEMA_VERSION = 1
 
 
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
+
+
 class PolicyError(BadInput):
     """A policy spec is invalid; the message names the field and the bad value.
 
@@ -32,7 +35,8 @@ class PolicyError(BadInput):
 
     def __init__(self, field: str, value: Any, problem: str):
         self.field, self.value, self.problem = field, value, problem
-        super().__init__(f"{field}: {problem} (got {value!r})")
+        shown = "" if value is MISSING else f" (got {value!r})"
+        super().__init__(f"{field}: {problem}{shown}")
 
 
 # --- parameter validation ----------------------------------------------------------------
@@ -273,7 +277,7 @@ def _single_from_spec(spec: Any, field: str = "") -> Single:
         raise PolicyError(field or "policy", spec, "must be a JSON object")
     _check_schema(spec, field)
     if "function" not in spec:
-        raise PolicyError(f"{field}function", None, "missing; give an LR function name")
+        raise PolicyError(f"{field}function", MISSING, "missing; give an LR function name")
     name = spec["function"]
     if not isinstance(name, str) or name.upper() not in REGISTRY:
         known = ", ".join(REGISTRY)
@@ -290,7 +294,7 @@ def _single_from_spec(spec: Any, field: str = "") -> Single:
     if missing := [p for p in function.param_names if p not in given]:
         raise PolicyError(
             f"{field}{missing[0]}",
-            None,
+            MISSING,
             f"missing; {function.name} takes {', '.join(function.param_names)}",
         )
     params = {p.name: _check_param(f"{field}{p.name}", p, spec[p.name]) for p in function.params}
@@ -316,11 +320,13 @@ def from_spec(spec: Any) -> Policy:
     for i, entry in enumerate(raw):
         field = f"stages[{i}]."
         if not isinstance(entry, Mapping):
-            raise PolicyError(f"stages[{i}]", entry, "must be an object with 'policy' (and 'until')")
+            raise PolicyError(
+                f"stages[{i}]", entry, "must be an object with 'policy' (and 'until')"
+            )
         if extra := sorted(set(entry) - {"policy", "until"}):
             raise PolicyError(f"{field}{extra[0]}", entry[extra[0]], "unknown stage field")
         if "policy" not in entry:
-            raise PolicyError(f"{field}policy", None, "missing")
+            raise PolicyError(f"{field}policy", MISSING, "missing")
         inner = entry["policy"]
         if isinstance(inner, Mapping) and "stages" in inner:
             raise PolicyError(f"{field}policy", inner, "stages cannot be nested")
@@ -334,7 +340,9 @@ def from_spec(spec: Any) -> Policy:
                 )
         else:
             if until is None:
-                raise PolicyError(f"{field}until", None, "missing; every stage but the last ends")
+                raise PolicyError(
+                    f"{field}until", MISSING, "missing; every stage but the last ends"
+                )
             until = _integer(f"{field}until", until)
             if until <= previous:
                 raise PolicyError(

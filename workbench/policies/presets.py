@@ -66,9 +66,7 @@ def wsd(
     )
 
 
-def sgdr(
-    peak: float, budget: int, period: int, mult: int = 2, low: float = 0.0
-) -> Policy:
+def sgdr(peak: float, budget: int, period: int, mult: int = 2, low: float = 0.0) -> Policy:
     """SGDR (Loshchilov & Hutter): cosine from `peak` to `low` over `period` iterations,
     restarting with periods multiplied by `mult`, until the budget ends."""
     if isinstance(period, bool) or not isinstance(period, int) or not 1 <= period < budget:
