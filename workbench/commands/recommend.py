@@ -1,0 +1,126 @@
+"""`workbench recommend`: an LR policy for a task, budget and target (flags or --spec)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from workbench.cli import add_common, print_json
+
+# The run spec's policy is ignored by the recommender, but a run spec needs one.
+PLACEHOLDER_POLICY = {"function": "FIX", "k0": 0.01}
+# Flags of `workbench train` that make no sense here: fixed so its spec builder can be reused.
+UNUSED = {"policy": None, "stop_at_target": None, "download": None, "run_id": None,
+          "checkpoint_every": None}  # fmt: skip
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `workbench recommend`."""
+    p = subparsers.add_parser(
+        "recommend",
+        help="recommend an LR policy for a task (history, range test, staged search)",
+        description="Recommend an LR policy for the task, budget and target of a run spec "
+        "(--spec or flags; the spec's policy is ignored): from the store's history when a "
+        "policy met the target there in every run, else by a staged composition search; "
+        "then verified by a fresh run.",
+    )
+    add_common(p)
+    p.add_argument("--spec", metavar="FILE", help="run spec (JSON file)")
+    p.add_argument("--dataset")
+    p.add_argument("--model")
+    p.add_argument("--optimizer", metavar="NAME", help="optimizer name (default momentum)")
+    p.add_argument(
+        "--opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="optimizer setting, e.g. --opt weight_decay=5e-4 (repeatable)",
+    )
+    p.add_argument("--batch-size", type=int, help="default 64")
+    p.add_argument("--budget", type=int, help="iterations")
+    p.add_argument("--eval-every", type=int, help="iterations between evaluations")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--target", type=float, help="target validation top-1 (fraction)")
+    p.add_argument("--subset", type=int, help="training examples to keep")
+    p.add_argument("--eval-subset", type=int, help="validation/test examples to keep")
+    p.add_argument("--val-fraction", type=float)
+    p.add_argument("--device")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--data-root")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="set any run spec field (repeatable)",
+    )
+    p.add_argument(
+        "--stages", type=int, default=None, help="stages of the search (default: 2–4 by budget)"
+    )
+    p.add_argument("--k", type=int, default=6, help="candidates per stage (default 6)")
+    p.add_argument("--split", choices=("fixed", "adaptive"), default="fixed")
+    p.add_argument("--no-history", action="store_true", help="ignore the store's history")
+    p.add_argument("--no-verify", action="store_true", help="skip the verification run")
+    p.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="keep the search's stage checkpoints under store/checkpoints/",
+    )
+    p.set_defaults(func=run, **UNUSED)
+
+
+def build_request(args: argparse.Namespace) -> dict[str, Any]:
+    """The run spec from --spec and the flags (as `workbench train` builds it)."""
+    from workbench.commands.train import build_spec
+
+    spec = build_spec(args)
+    spec.setdefault("policy", PLACEHOLDER_POLICY)
+    return spec
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of `workbench recommend`."""
+    from workbench.recommend import SearchConfig, recommend
+    from workbench.store import open_store
+
+    spec = build_request(args)
+    config = SearchConfig(
+        stages=args.stages, k=args.k, split=args.split, keep_checkpoints=args.keep_checkpoints
+    )
+    store = open_store(args.db)
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    rec = recommend(
+        spec,
+        store=store,
+        config=config,
+        use_history=not args.no_history,
+        verify=not args.no_verify,
+        progress=None if args.json else say,
+    )
+    if args.json:
+        print_json(rec.to_dict())
+    else:
+        print(summary(rec.to_dict()))
+    return 0
+
+
+def summary(d: dict[str, Any]) -> str:
+    """A readable summary of a recommendation."""
+    lines = [
+        f"recommended  {d['policy_text']}",
+        f"             hash {d['policy_hash'][:16]}, source {d['source']}",
+        f"why          {d['explanation']}",
+        f"search cost  {d['search_iterations']} iterations "
+        f"({d['plain_run_equivalents']:.2f} plain runs of {d['budget']})",
+    ]
+    v = d.get("verdict")
+    if v:
+        lines.append(
+            f"verification {v['verdict']} at iteration {v['iteration']} "
+            f"({v['compute_fraction']:.0%} of the budget)"
+        )
+    return "\n".join(lines)
