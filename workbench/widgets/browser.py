@@ -1,0 +1,207 @@
+"""ResultsBrowser: filter, sort and compare the stored runs; open a run's policy.
+
+A view over the store's `runs()`/`curves()` through `workbench.report.runs_frame` (which
+adds the task label, the policy's functions and the paper's per-point metrics).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from workbench.report import draw_run_curves, runs_frame
+from workbench.widgets import _figure
+from workbench.widgets._store import MissingPackage, open_store
+
+ALL = "(all)"
+STATUSES = ("running", "completed", "stopped", "diverged", "failed", "interrupted")
+# The paper's metrics (PAPER_TABLES.md), in table order.
+COLUMNS = (
+    "run_id", "task", "policy_text", "status", "stop_reason", "seed", "budget", "iterations",
+    "final_top1", "best_top1", "final_test_top1", "val_top5", "confidence_mean",
+    "confidence_std", "cvac", "robustness_gap", "iterations_to_target", "seconds_to_target",
+    "wall_seconds", "kind", "role",
+)  # fmt: skip
+
+
+class ResultsBrowser(widgets.VBox):
+    """Stored runs: filter by task/function/status, sort, overlay curves, open in composer.
+
+    `runs` holds every run read; `table` the filtered and sorted rows on show.
+    """
+
+    def __init__(
+        self,
+        store: Any = None,
+        *,
+        db_url: str | None = None,
+        composer: Any = None,
+        max_rows: int = 200,
+    ):
+        self._store, self._db_url = store, db_url
+        self.composer = composer
+        self.max_rows = max_rows
+        self.runs = pd.DataFrame()
+        self.table = pd.DataFrame()
+        self._quiet = False
+        self._figure = _figure.new_figure(1, 3, size=(12, 3.2))
+        self._build()
+        super().__init__(self._layout())
+        self.add_class("wb-results")
+        self.refresh()
+
+    def _build(self) -> None:
+        self.task = widgets.Dropdown(options=[ALL], description="task")
+        self.function = widgets.Dropdown(options=[ALL], description="function")
+        self.status = widgets.Dropdown(options=[ALL, *STATUSES], description="status")
+        self.sort_by = widgets.Dropdown(options=list(COLUMNS), value="final_top1",
+                                        description="sort by")  # fmt: skip
+        self.ascending = widgets.Checkbox(value=False, description="ascending", indent=False)
+        for w in (self.task, self.function, self.status, self.sort_by, self.ascending):
+            w.observe(lambda _: self._changed(), "value")
+        self.refresh_button = widgets.Button(description="refresh", icon="refresh")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.table_view = widgets.HTML()
+        self.table_view.add_class("wb-results-table")
+        self.selection = widgets.SelectMultiple(
+            description="runs", rows=6, layout=widgets.Layout(width="720px")
+        )
+        self.overlay_button = widgets.Button(description="overlay curves", icon="line-chart")
+        self.overlay_button.on_click(lambda _: self.overlay())
+        self.open_button = widgets.Button(description="open policy in composer", icon="edit")
+        self.open_button.on_click(lambda _: self._try(self.open_in_composer))
+        self.message = widgets.HTML()
+        self.plot = widgets.Image(format="png")
+
+    def _layout(self) -> list[Any]:
+        filters = widgets.HBox([self.task, self.function, self.status])
+        sorting = widgets.HBox([self.sort_by, self.ascending, self.refresh_button])
+        table = widgets.Box([self.table_view],
+                            layout=widgets.Layout(max_height="320px", overflow="auto"))  # fmt: skip
+        actions = widgets.HBox([self.overlay_button, self.open_button])
+        return [widgets.HTML("<b>Results</b>"), filters, sorting, table, self.selection,
+                actions, self.message, self.plot]  # fmt: skip
+
+    @property
+    def store(self) -> Any:
+        """The results store (needs workbench.store)."""
+        self._store = open_store(self._store, self._db_url)
+        return self._store
+
+    # --- data --------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read the runs again and rebuild the filter options and the table."""
+        try:
+            self.runs = runs_frame(self.store)
+        except MissingPackage as exc:
+            self.message.value = html.escape(str(exc))
+            return
+        self._quiet = True
+        try:
+            keep = (self.task.value, self.function.value)
+            self.task.options = (
+                [ALL, *sorted(self.runs["task"].unique())] if len(self.runs) else [ALL]
+            )
+            fns = sorted(
+                {f for s in self.runs.get("functions", []) for f in str(s).split("+") if f}
+            )
+            self.function.options = [ALL, *fns]
+            self.task.value = keep[0] if keep[0] in self.task.options else ALL
+            self.function.value = keep[1] if keep[1] in self.function.options else ALL
+        finally:
+            self._quiet = False
+        self.update()
+
+    def set_filters(
+        self, task: str | None = None, function: str | None = None, status: str | None = None
+    ) -> None:
+        """Set the filters at once (None: all) and update the table once."""
+        self._quiet = True
+        try:
+            for w, v in ((self.task, task), (self.function, function), (self.status, status)):
+                w.value = v if v in w.options else ALL
+        finally:
+            self._quiet = False
+        self.update()
+
+    def _changed(self) -> None:
+        if not self._quiet:
+            self.update()
+
+    def filtered(self) -> pd.DataFrame:
+        """The runs that pass the filters, sorted."""
+        df = self.runs
+        if df.empty:
+            return df
+        if self.task.value != ALL:
+            df = df[df["task"] == self.task.value]
+        if self.function.value != ALL:
+            df = df[df["functions"].str.split("+").apply(lambda fs: self.function.value in fs)]
+        if self.status.value != ALL:
+            df = df[df["status"] == self.status.value]
+        if self.sort_by.value in df:
+            df = df.sort_values(self.sort_by.value, ascending=self.ascending.value,
+                                na_position="last")  # fmt: skip
+        return df
+
+    def shown(self) -> pd.DataFrame:
+        """The table on show: the filtered runs with the paper's metric columns."""
+        return self.table.reindex(columns=[c for c in COLUMNS if c in self.table]).head(
+            self.max_rows
+        )
+
+    def update(self) -> None:
+        """Rebuild the table and the selection list from the filters."""
+        self.table = self.filtered()
+        if self.table.empty:
+            self.table_view.value = "<i>no stored runs match</i>" if len(self.runs) else (
+                "<i>the store has no runs yet: train, verify or recommend first</i>"
+            )  # fmt: skip
+            self.selection.options = []
+            return
+        shown = self.shown().assign(run_id=lambda d: d["run_id"].str[:10])
+        self.table_view.value = shown.to_html(index=False, float_format=lambda x: f"{x:.4g}",
+                                              na_rep="—", border=0)  # fmt: skip
+        self.selection.options = [
+            (f"{r['run_id'][:10]}  {r['task']}  {str(r['policy_text'])[:50]}  "
+             f"{r['status']}  top-1 {r['final_top1']}", r["run_id"])
+            for r in self.table.head(self.max_rows).to_dict("records")
+        ]  # fmt: skip
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def overlay(self, run_ids: list[str] | None = None) -> None:
+        """Draw the curves of the selected runs (or of `run_ids`) on one figure."""
+        ids = list(run_ids or self.selection.value)
+        axes = _figure.clear(self._figure)
+        if ids:
+            curves = self.store.curves(ids)
+            rows = self.runs.set_index("run_id").reindex(ids)
+            labels = {r: f"{r[:8]} {str(rows.loc[r, 'policy_text'])[:30]}" for r in ids}
+            targets = pd.to_numeric(rows.get("target"), errors="coerce").dropna().unique()
+            target = float(targets[0]) if len(targets) == 1 else None
+            draw_run_curves(axes, curves, labels=labels, target=target)
+        self._figure.tight_layout()
+        self.plot.value = _figure.png_bytes(self._figure)
+
+    def open_in_composer(self, run_id: str | None = None) -> dict[str, Any]:
+        """Load a run's policy (and budget) into the composer; returns the policy spec."""
+        run_id = run_id or next(iter(self.selection.value), None)
+        if run_id is None:
+            raise ValueError("select a run first")
+        if self.composer is None:
+            raise ValueError("no composer: create the browser with composer=PolicyComposer()")
+        run = self.store.run(run_id, points=False)
+        self.composer.load(run["policy"], budget=int(run["budget"]))
+        self.message.value = f"opened the policy of {html.escape(run_id[:10])} in the composer"
+        return self.composer.spec
+
+    def _try(self, action: Any) -> None:
+        try:
+            action()
+        except (ValueError, MissingPackage) as exc:
+            self.message.value = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
