@@ -37,9 +37,9 @@ COMPOSITE = compose(
 def _lambda_for(name: str):
     """The same formula hand-written for LambdaLR (a multiplier of base lr = 1)."""
     if name == "TRI":
-        return lambda t: (0.1 - 0.001) * (2 / math.pi) * abs(
-            math.asin(math.sin(math.pi * t / 1000))
-        ) + 0.001
+        return lambda t: (
+            (0.1 - 0.001) * (2 / math.pi) * abs(math.asin(math.sin(math.pi * t / 1000))) + 0.001
+        )
     if name == "COS":
         return lambda t: (0.1 - 0.001) * 0.5 * (1 + math.cos(math.pi * t / 2000)) + 0.001
     return lambda t: 0.1 * 0.1 ** sum(1 for b in (3000, 6000) if b <= t)

@@ -109,10 +109,10 @@ def _plots(
     """Policy traces (LR and validation top-1, stage boundaries marked) and the range test."""
     from workbench.paths import store_path
     from workbench.policies import from_spec
-    from workbench.policies.plot import _pyplot, draw_policy
+    from workbench.policies.plot import draw_policy, pyplot
     from workbench.recommend.range_test import suggest_range
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_lr, ax_acc) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     for label, res in results.items():
         line = draw_policy(ax_lr, from_spec(res["spec"]["policy"]), budget, label=label)

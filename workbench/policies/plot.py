@@ -12,7 +12,8 @@ from workbench.policies.functions import FAMILIES, by_family
 from workbench.policies.policy import Composite, Policy, from_spec
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot, on the Agg backend unless running inside IPython."""
     import matplotlib
 
     if matplotlib.get_backend().lower() not in ("agg",) and not _interactive():
@@ -59,7 +60,7 @@ def plot_policies(
     title: str | None = None,
 ) -> Any:
     """One figure with the given policies overlaid; saved as PNG when `path` is given."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
     for i, p in enumerate(policies):
         draw_policy(ax, p, budget, label=labels[i] if labels else None, log=log)
@@ -77,7 +78,7 @@ def plot_families(path: str | Path, budget: int = 1000) -> Path:
     """The paper's catalogue: every LR function, one panel per family, saved as PNG."""
     from workbench.policies.catalog import example_spec
 
-    plt = _pyplot()
+    plt = pyplot()
     groups = by_family()
     fig, axes = plt.subplots(len(FAMILIES), 1, figsize=(10, 3.2 * len(FAMILIES)))
     for ax, family in zip(axes, FAMILIES, strict=True):

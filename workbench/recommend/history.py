@@ -254,8 +254,7 @@ def _warm_candidates(
 def canonical_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The task as the training engine records it (optimizer defaults filled in), so that
     a spec naming only some settings finds the runs of the same task."""
-    from workbench.train import RunSpec
-    from workbench.train.loop import task_of
+    from workbench.train import RunSpec, task_of
 
     return task_of(RunSpec.parse(dict(spec)))
 

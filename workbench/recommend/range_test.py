@@ -63,9 +63,9 @@ class RangeTestResult:
 
     def plot(self, path: str | Path | None = None) -> Any:
         """Loss (raw and smoothed) against LR on a log axis, the suggested range shaded."""
-        from workbench.policies.plot import _pyplot
+        from workbench.policies.plot import pyplot
 
-        plt = _pyplot()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(7, 4))
         finite = [(x, y) for x, y in zip(self.lrs, self.losses, strict=True) if math.isfinite(y)]
         if finite:
@@ -284,7 +284,7 @@ def range_test(
             yield data.normalize(x), y
 
     t0 = time.perf_counter()
-    with trainer._private_rng():  # the run's own RNG (dropout), put back afterwards
+    with trainer.private_rng():  # the run's own RNG (dropout), put back afterwards
         aug_state = trainer.aug_gen.get_state()
         try:
             res = lr_range_test(

@@ -28,6 +28,7 @@ from workbench.train.loop import (
     RunResult,
     Trainer,
     resolve_device,
+    task_of,
     train,
 )
 from workbench.train.metrics import evaluate, utility_metrics
@@ -86,6 +87,7 @@ __all__ = [
     "register_model",
     "register_optimizer",
     "resolve_device",
+    "task_of",
     "train",
     "utility_metrics",
 ]

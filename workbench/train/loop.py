@@ -257,7 +257,7 @@ class Trainer:
         end = self.spec.budget if until is None else max(0, min(int(until), self.spec.budget))
         wall0 = time.perf_counter()
         try:
-            with self._private_rng():
+            with self.private_rng():
                 if not self._announced:
                     self._announced = True
                     for cb in self.callbacks:
@@ -467,7 +467,7 @@ class Trainer:
     # --- checkpoints --------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _private_rng(self):
+    def private_rng(self):
         """Swap this run's RNG states and thread count in, and the caller's back after.
 
         Private RNG states mean interleaved forks never disturb each other (or the caller).
