@@ -28,8 +28,12 @@ lint: $(STAMP)
 	$(BIN)/python -m ruff check workbench tests benchmarks
 	$(BIN)/python -m ruff format --check workbench tests benchmarks
 
+# The quick benchmarks; the long ones (verify_calibration, speedup, batch_overhead,
+# store_recorder_overhead) are run one by one, as benchmarks/README.md says.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/policies_bench.py
+	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/store_insert.py --repeats 3
 
 clean:
 	rm -rf $(VENV) build *.egg-info
