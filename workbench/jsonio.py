@@ -50,6 +50,15 @@ def decode_nonfinite(obj: Any, keys: set[str] | None = None) -> Any:
     return obj
 
 
+def finite_or_none(x: Any) -> float | None:
+    """`x` as a float when it is a finite number (or reads as one), else None."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
 def dumps(obj: Any, **kwargs: Any) -> str:
     """`json.dumps` that never writes bare NaN/Infinity."""
     return json.dumps(encode_nonfinite(obj), allow_nan=False, **kwargs)

@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from workbench.errors import BadInput
+from workbench.jsonio import finite_or_none
 from workbench.paths import store_path
 from workbench.policies import Policy, catalog, from_spec
 from workbench.policies.functions import REGISTRY
@@ -85,14 +86,6 @@ class Plot:
         return self.png()
 
 
-def _finite(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def draw_run_curves(
     axes: Sequence[Any],
     curves: pd.DataFrame,
@@ -117,7 +110,7 @@ def draw_run_curves(
                          label=f"{name} val")  # fmt: skip
         if "val_top1" in pts:
             ax_acc.plot(pts["iteration"], pts["val_top1"], color=color, label=f"{name} val")
-    if target is not None and _finite(target) is not None:
+    if target is not None and finite_or_none(target) is not None:
         ax_acc.axhline(float(target), color="red", linestyle=":", label=f"target {target:g}")
     for it, text in marks:
         for ax in axes:
@@ -405,7 +398,7 @@ def _speedup_row(task: str, s: Mapping[str, Any], g: pd.DataFrame) -> dict[str, 
         return str(g.loc[g["policy_hash"] == h, "policy_text"].iloc[0])
 
     def seconds(key: str) -> float | None:
-        vals = [_finite(r.get(key)) for r in s.get("per_seed") or []]
+        vals = [finite_or_none(r.get(key)) for r in s.get("per_seed") or []]
         vals = [v for v in vals if v is not None]
         return float(np.median(vals)) if vals else None
 
@@ -500,7 +493,7 @@ def _trace_figure(store: Any, runs: pd.DataFrame, task: str) -> Plot | None:
     labels = {r: g.loc[g["run_id"] == r, "role"].iloc[0] for r in picked}
     plot = Plot(1, 3, size=(12, 3.5))
     draw_run_curves(plot.axes, store.curves(picked), labels=labels,
-                    target=_finite(g["target"].dropna().median()))  # fmt: skip
+                    target=finite_or_none(g["target"].dropna().median()))  # fmt: skip
     for r in picked:
         pol = from_spec(store.policy(g.loc[g["run_id"] == r, "policy_hash"].iloc[0])["spec"])
         for b in getattr(pol, "boundaries", []):
@@ -572,7 +565,7 @@ def _fix_lr(text: str) -> float | None:
     """The LR of a FIX policy's text form (range tests sweep FIX), else None."""
     if not text.startswith("FIX(k0=") or "|" in text:
         return None
-    return _finite(text[len("FIX(k0=") :].rstrip(")"))
+    return finite_or_none(text[len("FIX(k0=") :].rstrip(")"))
 
 
 __all__ = [

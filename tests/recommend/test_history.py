@@ -6,18 +6,13 @@ from __future__ import annotations
 import math
 import uuid
 
+from tests.recommend.common import SPEC
 from workbench.policies import from_spec
 from workbench.recommend import recommend
 from workbench.recommend.history import canonical_task, consult
 from workbench.store import open_store
 from workbench.train import POINT_KEYS
 
-SPEC = {
-    "dataset": "synthetic", "model": "mlp",
-    "optimizer": {"name": "momentum", "momentum": 0.9},
-    "policy": {"function": "FIX", "k0": 0.01},
-    "batch_size": 32, "budget": 150, "eval_every": 10, "seed": 0,
-}  # fmt: skip
 GOOD = {"function": "FIX", "k0": 0.1}
 DIVERGED = {"function": "FIX", "k0": 0.3}
 REJECTED = {"function": "COS", "k0": 0.0, "k1": 0.2, "l": 150}

@@ -8,18 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.recommend.common import SPEC
 from workbench.errors import BadInput
 from workbench.policies import Composite, from_spec
 from workbench.recommend import SearchConfig, recommend, staged_search
 from workbench.store import open_store
 from workbench.train import train
 
-SPEC = {
-    "dataset": "synthetic", "model": "mlp",
-    "optimizer": {"name": "momentum", "momentum": 0.9},
-    "policy": {"function": "FIX", "k0": 0.01},
-    "batch_size": 32, "budget": 150, "eval_every": 10, "seed": 0,
-}  # fmt: skip
 KEYS = ("lr", "train_loss", "val_loss", "val_top1", "test_top1")
 
 

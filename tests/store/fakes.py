@@ -8,25 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.policies import Policy, from_spec
-
-POINT_KEYS = (
-    "iteration",
-    "epoch",
-    "lr",
-    "train_loss",
-    "val_loss",
-    "val_top1",
-    "val_top5",
-    "test_loss",
-    "test_top1",
-    "test_top5",
-    "confidence_mean",
-    "confidence_std",
-    "cvac",
-    "train_seconds",
-    "wall_seconds",
-)
-TASK_KEYS = ("dataset", "model", "optimizer", "batch_size")
+from workbench.store.keys import TASK_FIELDS
 
 
 def make_spec(**overrides: Any) -> dict[str, Any]:
@@ -95,7 +77,7 @@ class FakeRun:
 
     @property
     def task(self) -> dict[str, Any]:
-        return {k: self.spec[k] for k in TASK_KEYS}
+        return {k: self.spec[k] for k in TASK_FIELDS}
 
     def request_stop(self, reason: str) -> None:
         self.stopped = reason

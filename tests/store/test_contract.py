@@ -124,7 +124,7 @@ finite_or_not = st.one_of(
 )
 @given(values=st.lists(finite_or_not, min_size=14, max_size=14))
 def test_any_float_round_trips_in_points(store: Store, values: list[float | None]) -> None:
-    from tests.store.fakes import POINT_KEYS
+    from workbench.store.models import POINT_KEYS
 
     keys = POINT_KEYS[1:]
     point = {"iteration": 0, **dict(zip(keys, values, strict=True))}

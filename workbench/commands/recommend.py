@@ -7,12 +7,12 @@ import sys
 from typing import Any
 
 from workbench.cli import add_common, print_json
+from workbench.commands.runspec import RUN_ONLY, add_spec_flags, build_spec
 
 # The run spec's policy is ignored by the recommender, but a run spec needs one.
 PLACEHOLDER_POLICY = {"function": "FIX", "k0": 0.01}
-# Flags of `workbench train` that make no sense here: fixed so its spec builder can be reused.
-UNUSED = {"policy": None, "stop_at_target": None, "download": None, "run_id": None,
-          "checkpoint_every": None}  # fmt: skip
+# Flags of `workbench train` that make no sense here: left out, so None for the spec builder.
+UNUSED = dict.fromkeys(RUN_ONLY)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,34 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "then verified by a fresh run.",
     )
     add_common(p)
-    p.add_argument("--spec", metavar="FILE", help="run spec (JSON file)")
-    p.add_argument("--dataset")
-    p.add_argument("--model")
-    p.add_argument("--optimizer", metavar="NAME", help="optimizer name (default momentum)")
-    p.add_argument(
-        "--opt",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="optimizer setting, e.g. --opt weight_decay=5e-4 (repeatable)",
-    )
-    p.add_argument("--batch-size", type=int, help="default 64")
-    p.add_argument("--budget", type=int, help="iterations")
-    p.add_argument("--eval-every", type=int, help="iterations between evaluations")
-    p.add_argument("--seed", type=int, help="default 0")
-    p.add_argument("--target", type=float, help="target validation top-1 (fraction)")
-    p.add_argument("--subset", type=int, help="training examples to keep")
-    p.add_argument("--eval-subset", type=int, help="validation/test examples to keep")
-    p.add_argument("--val-fraction", type=float)
-    p.add_argument("--device")
-    p.add_argument("--threads", type=int)
-    p.add_argument("--data-root")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=JSON",
-        help="set any run spec field (repeatable)",
+    add_spec_flags(
+        p,
+        run_flags=False,
+        eval_every_help="iterations between evaluations",
+        set_help="set any run spec field (repeatable)",
     )
     p.add_argument(
         "--stages", type=int, default=None, help="stages of the search (default: 2–4 by budget)"
@@ -67,13 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="keep the search's stage checkpoints under store/checkpoints/",
     )
-    p.set_defaults(func=run, **UNUSED)
+    p.set_defaults(func=run)
 
 
 def build_request(args: argparse.Namespace) -> dict[str, Any]:
     """The run spec from --spec and the flags (as `workbench train` builds it)."""
-    from workbench.commands.train import build_spec
-
     spec = build_spec(args)
     spec.setdefault("policy", PLACEHOLDER_POLICY)
     return spec

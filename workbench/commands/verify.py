@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from workbench.cli import add_common, print_json
+from workbench.commands.runspec import DEFAULTS, flag_fields
 from workbench.errors import BadInput
 
 RULE_SETS = ("default", "never")
@@ -41,23 +43,15 @@ def _spec(args: argparse.Namespace) -> dict[str, Any]:
         from workbench.verify.core import _as_mapping
 
         spec = _as_mapping(args.spec)
-    flags = {
-        "dataset": args.dataset,
-        "model": args.model,
-        "batch_size": args.batch_size,
-        "budget": args.budget,
-        "eval_every": args.eval_every,
-        "seed": args.seed,
-        "target": args.target,
-        "subset": args.subset,
-    }
-    spec.update({k: v for k, v in flags.items() if v is not None})
+    spec.update(flag_fields(args))
     if args.optimizer is not None:
         opt = _json_or_text(args.optimizer, "optimizer")
         spec["optimizer"] = opt if isinstance(opt, dict) else {"name": opt}
     if args.policy is not None:
         spec["policy"] = _json_or_text(args.policy, "policy")
-    spec.setdefault("seed", 0)
+    # The same defaults as `workbench train` (optimizer, batch size, seed).
+    for key, value in DEFAULTS.items():
+        spec.setdefault(key, copy.deepcopy(value))
     missing = [
         k
         for k in ("dataset", "model", "optimizer", "policy", "batch_size", "budget", "eval_every")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.jsonio import finite_or_none
 from workbench.policies import from_spec
 from workbench.recommend.candidates import Candidate
 
@@ -88,14 +89,6 @@ def _records(df: Any) -> list[dict[str, Any]]:
     return [] if df is None or len(df) == 0 else df.to_dict("records")
 
 
-def _finite(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def banned_hashes(rows: list[dict[str, Any]]) -> set[str]:
     """Policies whose runs diverged, or whose verification ended fails/rejected, here."""
     return {
@@ -145,8 +138,8 @@ def rank(
     picks = []
     for h, g in groups.items():
         its = [reached[r["run_id"]] for r in g if r["run_id"] in reached]
-        gaps = [x for x in (_finite(r.get("robustness_gap")) for r in g) if x is not None]
-        finals = [x for x in (_finite(r.get("final_top1")) for r in g) if x is not None]
+        gaps = [x for x in (finite_or_none(r.get("robustness_gap")) for r in g) if x is not None]
+        finals = [x for x in (finite_or_none(r.get("final_top1")) for r in g) if x is not None]
         picks.append(
             HistoryPick(
                 policy_hash=h,
@@ -231,7 +224,7 @@ def _warm_candidates(
         for r in rows
         if r.get("status") in ("completed", "stopped")
         and r["policy_hash"] not in banned
-        and _finite(r.get("final_top1")) is not None
+        and finite_or_none(r.get("final_top1")) is not None
     ]
     good.sort(key=lambda r: -float(r["final_top1"]))
     out: list[Candidate] = []

@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 
 from workbench import jsonio, paths
 from workbench.errors import BadInput
-from workbench.store.models import RUN_METRICS, RunRow, SearchRow
+from workbench.store.models import POINT_KEYS, RUN_METRICS, RunRow, SearchRow
 
 if TYPE_CHECKING:
     from workbench.store.store import Store
@@ -25,19 +25,7 @@ FORMAT_VERSION = 1
 # Keys of an exported run that hold numbers and may be non-finite (decoded on import).
 _NUMERIC = {
     *RUN_METRICS,
-    "iteration",
-    "lr",
-    "epoch",
-    "train_loss",
-    "val_loss",
-    "val_top1",
-    "val_top5",
-    "test_loss",
-    "test_top1",
-    "test_top5",
-    "confidence_mean",
-    "confidence_std",
-    "cvac",
+    *POINT_KEYS,
     "compute_fraction",
     "predicted_final",
     "heartbeat_at",

@@ -34,6 +34,8 @@ POINT_METRICS = (
     "train_seconds",
     "wall_seconds",
 )
+# The keys of an evaluation point: its iteration, then the metrics.
+POINT_KEYS = ("iteration", *POINT_METRICS)
 
 # Per-run summary floats that diverged runs may leave non-finite.
 RUN_METRICS = (

@@ -41,6 +41,7 @@ from workbench.store import engine as eng
 from workbench.store import migrate, numbers, queries
 from workbench.store.keys import policy_row, record_key, task_fields, task_id
 from workbench.store.models import (
+    POINT_KEYS,
     POINT_METRICS,
     RUN_METRICS,
     DecisionRow,
@@ -58,7 +59,6 @@ from workbench.store.models import (
 RUN_STATUSES = ("running", "completed", "stopped", "diverged", "failed", "interrupted")
 JOB_STATUSES = ("pending", "running", "done", "failed")
 REAP_REASONS = ("process_gone", "stale_heartbeat")  # stop reasons that `reap` writes
-POINT_KEYS = ("iteration", *POINT_METRICS)
 _memory_locks: dict[str, threading.RLock] = {}
 
 

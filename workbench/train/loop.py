@@ -125,15 +125,6 @@ class _LossMeter:
         self.count = 0
         return mean
 
-    def _rng_now(self) -> dict[str, Any]:
-        """This run's RNG states; live ones when asked from a callback during `run`."""
-        rng = {**self.rng, "augment": self.aug_gen.get_state()}
-        if self._in_run:
-            rng["torch"] = torch.get_rng_state()
-            if self.device.type == "cuda":
-                rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return rng
-
     def state(self) -> dict[str, Any]:
         return {"sum": float(self.sum), "count": self.count, "bad": self.bad}
 
@@ -345,14 +336,19 @@ class Trainer:
 
     # --- evaluation points and the end --------------------------------------------------------
 
-    def _point(self, wall0: float) -> None:
-        """Take an evaluation point, hand it to the callbacks, act on stop requests."""
+    def _record_point(self, wall0: float) -> dict[str, Any]:
+        """Evaluate now, timed, and append the point to the history."""
         t0 = time.perf_counter()
         point = self._evaluate()
         self.eval_seconds += time.perf_counter() - t0
         point["wall_seconds"] = self.wall_seconds + (time.perf_counter() - wall0)
         self.history.append(point)
         self.context.iteration = self.iteration
+        return point
+
+    def _point(self, wall0: float) -> None:
+        """Take an evaluation point, hand it to the callbacks, act on stop requests."""
+        point = self._record_point(wall0)
         target = self.spec.target
         if (
             self.spec.stop_at_target
@@ -415,12 +411,7 @@ class Trainer:
 
     def _point_quiet(self, wall0: float) -> None:
         """The final point of a stopped run: recorded and shown, no more stop decisions."""
-        t0 = time.perf_counter()
-        point = self._evaluate()
-        self.eval_seconds += time.perf_counter() - t0
-        point["wall_seconds"] = self.wall_seconds + (time.perf_counter() - wall0)
-        self.history.append(point)
-        self.context.iteration = self.iteration
+        point = self._record_point(wall0)
         for cb in self.callbacks:
             _call(cb, "on_eval", self.context, point)
 
