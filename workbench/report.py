@@ -426,6 +426,50 @@ def range_test_table(runs: pd.DataFrame) -> pd.DataFrame:
     return rt[cols].sort_values(["task", "policy_text"]).reset_index(drop=True)
 
 
+def search_range_table(store: Any) -> pd.DataFrame:
+    """Table 7b: the recommender's LR range tests, one per stored search: the suggested
+    range (or why there was none), the LR of the lowest smoothed loss, and where it diverged."""
+    searches = store.searches()
+    rows = []
+    for sid in [] if searches is None or searches.empty else searches["search_id"]:
+        search = store.search(sid)
+        rng = (search.get("payload") or {}).get("range")
+        if not rng:
+            continue  # answered from history: no range test
+        rows.append({
+            "task": task_label(search.get("task") or {}), "search_id": sid,
+            "suggested": bool(rng.get("suggested")), "low": rng.get("low"),
+            "high": rng.get("high"), "lr_at_min": rng.get("lr_at_min"),
+            "diverged_at": rng.get("diverged_at"), "iterations": rng.get("iterations"),
+            "reason": rng.get("reason"),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _search_range_figure(store: Any, table: pd.DataFrame, report: Report) -> None:
+    """Loss against LR of each search's range test, the chosen range shaded."""
+    if table.empty:
+        return
+    plot = Plot()
+    ax = plot.axes[0]
+    for row in table.to_dict("records"):
+        curve = (store.search(row["search_id"]).get("payload") or {}).get("range", {}).get("curve")
+        if not curve or not curve.get("lrs"):
+            continue
+        (line,) = ax.plot(
+            curve["lrs"], curve["losses"], label=f"{row['task']} {row['search_id'][:6]}"
+        )
+        if row["suggested"]:
+            ax.axvspan(row["low"], row["high"], color=line.get_color(), alpha=0.12)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    ax.legend(fontsize=7)
+    report.figures["Table 7b: recommender range tests"] = plot.save(
+        report.out_dir / "table7b_range_tests.png"
+    )
+
+
 # --- writing the report ------------------------------------------------------------------------
 
 
@@ -527,6 +571,9 @@ def write_report(
     _add(report, 6, "", speedup_table(store, main),
          "no task with both a default-policy run and a recommended-policy run")  # fmt: skip
     _add(report, 7, "", range_test_table(runs), "no runs of kind range_test")
+    searched = search_range_table(store)
+    _add(report, 7, "b", searched, "no stored search with a range test (`workbench recommend`)")
+    _search_range_figure(store, searched, report)
     traced = []
     for task in sorted(main["task"].unique()) if not main.empty else []:
         plot = _trace_figure(store, main, task)
@@ -578,6 +625,7 @@ __all__ = [
     "optimizer_table",
     "policies_figure",
     "range_test_table",
+    "search_range_table",
     "results_table",
     "run_curves_figure",
     "runs_frame",

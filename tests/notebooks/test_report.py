@@ -52,7 +52,12 @@ def test_filled_store_gives_results_speedup_optimizers_range_test_and_traces(
         store.record_run(fake_result({"function": "FIX", "k0": lr}, final=acc, kind="range_test"))
     task = {"dataset": "synthetic", "model": "mlp", "batch_size": 32,
             "optimizer": {"name": "momentum", "momentum": 0.9}}  # fmt: skip
-    store.record_search({"policy": rec, "task": task, "budget": budget, "status": "done"})
+    curve = {"lrs": [0.001, 0.01, 0.1, 1.0], "losses": [2.3, 2.0, 1.5, float("nan")]}
+    rng = {"low": 0.01, "high": 0.1, "suggested": True, "lr_at_min": 0.1, "diverged_at": 1.0,
+           "iterations": 4, "reason": None, "curve": curve}  # fmt: skip
+    store.record_search(
+        {"policy": rec, "task": task, "budget": budget, "status": "done", "range": rng}
+    )
 
     report = write_report(store, tmp_path / "out", catalogue_budget=100)
     t2 = next(v for k, v in report.tables.items() if k.startswith("Table 2"))
@@ -71,6 +76,9 @@ def test_filled_store_gives_results_speedup_optimizers_range_test_and_traces(
     t7 = next(v for k, v in report.tables.items() if k.startswith("Table 7"))
     assert len(t7) == 3
     assert (tmp_path / "out" / "table7_range_test.png").is_file()
+    t7b = next(v for k, v in report.tables.items() if k.startswith("Table 7b"))
+    assert t7b[["low", "high", "iterations"]].values.tolist() == [[0.01, 0.1, 4]]
+    assert (tmp_path / "out" / "table7b_range_tests.png").is_file()
     assert list((tmp_path / "out").glob("table8_*.png"))
     assert not [m for m in report.missing if m.startswith(("Table 2 ", "Table 6 ", "Table 8 "))]
 

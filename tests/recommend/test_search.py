@@ -12,6 +12,7 @@ from tests.recommend.common import SPEC
 from workbench.errors import BadInput
 from workbench.policies import Composite, from_spec
 from workbench.recommend import SearchConfig, recommend, staged_search
+from workbench.report import search_range_table
 from workbench.store import open_store
 from workbench.train import train
 
@@ -95,6 +96,12 @@ def test_recommend_records_the_search_and_its_ledger_adds_up():
     stored = store.search(rec.search_id)
     assert stored["search_iterations"] == rec.search_iterations
     assert sum(e["iterations"] for e in stored["ledger"]) == rec.search_iterations
+    # the range test travels with the search, curve included, and feeds the report's Table 7b
+    assert stored["payload"]["range"]["curve"] == rec.range["curve"]
+    t7b = search_range_table(store)
+    assert list(t7b["search_id"]) == [rec.search_id]
+    assert t7b["low"].iloc[0] == pytest.approx(rec.range["low"])
+    assert t7b["iterations"].iloc[0] == rec.ledger[0]["iterations"]
 
 
 def test_an_unreachable_target_ends_with_the_best_policy_marked_and_evidence():

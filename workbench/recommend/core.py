@@ -284,7 +284,7 @@ def _record(store: Any, spec: dict[str, Any], rec: Recommendation) -> None:
         "search_iterations": rec.search_iterations, "search_seconds": rec.seconds,
         "lineage": rec.lineage, "ledger": rec.ledger, "verdict": d["verdict"],
         "source": rec.source, "meets_target": rec.meets_target, "stages": rec.stages,
-        "range": {k: v for k, v in (rec.range or {}).items() if k != "curve"},
+        "range": rec.range,  # with its loss-vs-LR curve: Table 7 of the report draws it
     })  # fmt: skip
 
 
