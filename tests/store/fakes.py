@@ -62,6 +62,8 @@ class FakeRun:
     history: list[dict[str, Any]] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     stopped: str | None = None
+    # Optimizer defaults the trainer fills into `task` (e.g. {"dampening": 0.0}).
+    optimizer_defaults: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.policy is None:
@@ -77,7 +79,10 @@ class FakeRun:
 
     @property
     def task(self) -> dict[str, Any]:
-        return {k: self.spec[k] for k in TASK_FIELDS}
+        task = {k: self.spec[k] for k in TASK_FIELDS}
+        if self.optimizer_defaults:
+            task["optimizer"] = {**self.optimizer_defaults, **task["optimizer"]}
+        return task
 
     def request_stop(self, reason: str) -> None:
         self.stopped = reason
@@ -118,10 +123,18 @@ def make_result(run: FakeRun, status: str = "completed", **overrides: Any) -> di
 
 
 def fake_train(
-    recorder: Any, spec: dict[str, Any], curve: list[float], **result_overrides: Any
+    recorder: Any,
+    spec: dict[str, Any],
+    curve: list[float],
+    *,
+    optimizer_defaults: dict[str, Any] | None = None,
+    **result_overrides: Any,
 ) -> FakeRun:
-    """Drive the callbacks like the trainer: start, one point per value, end."""
-    run = FakeRun(spec=spec)
+    """Drive the callbacks like the trainer: start, one point per value, end.
+
+    `optimizer_defaults` are filled into the run's task as the training engine does.
+    """
+    run = FakeRun(spec=spec, optimizer_defaults=dict(optimizer_defaults or {}))
     recorder.on_run_start(run)
     for i, v in enumerate(curve):
         point = make_point(i * spec["eval_every"], v)

@@ -70,6 +70,59 @@ def task_fields(task: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def task_pattern(task: Mapping[str, Any]) -> dict[str, Any]:
+    """What a task dict, run spec or partial dict asks of stored tasks.
+
+    Keys among dataset, model, optimizer (its name), batch_size and optimizer_settings
+    (the settings given, normalised); a field not given is left out. A stored task matches
+    when its columns equal these and `settings_match(pattern settings, its settings)`.
+    """
+    out: dict[str, Any] = {}
+    for name in ("dataset", "model"):
+        if task.get(name) not in (None, ""):
+            out[name] = str(task[name])
+    opt = task.get("optimizer")
+    if isinstance(opt, str) and opt:
+        out["optimizer"] = opt
+    elif isinstance(opt, Mapping):
+        if opt.get("name"):
+            out["optimizer"] = str(opt["name"])
+        settings = {str(k): _normalise(v) for k, v in opt.items() if k != "name"}
+        if settings:
+            out["optimizer_settings"] = settings
+    elif opt not in (None, ""):
+        raise BadInput(f"task optimizer must be a name or {{'name': …}}, got {opt!r}")
+    if task.get("batch_size") is not None:
+        try:
+            out["batch_size"] = int(task["batch_size"])
+        except (TypeError, ValueError):
+            raise BadInput(
+                f"task batch_size must be an integer, got {task['batch_size']!r}"
+            ) from None
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    # Like ==, but True is not 1.0: a boolean setting only equals a boolean.
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def settings_match(given: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
+    """Whether every optimizer setting given is in the stored settings, with an equal value.
+
+    The training engine records settings with their defaults filled in, so a run spec
+    naming only some settings (`{"name": "momentum", "momentum": 0.9}`) matches them.
+    """
+    have = {str(k): _normalise(v) for k, v in (stored or {}).items()}
+    return all(k in have and _same(_normalise(v), have[k]) for k, v in given.items())
+
+
 def task_id(task: Mapping[str, Any]) -> str:
     """A task's id: 32 hex digits of the SHA-256 of its canonical fields."""
     f = task_fields(task)

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import or_, select
+from sqlmodel import Session
 
 from workbench.errors import BadInput
 from workbench.store import numbers
-from workbench.store.keys import TASK_FIELDS, task_dict, task_id
+from workbench.store.keys import TASK_FIELDS, settings_match, task_dict, task_id, task_pattern
 from workbench.store.models import (
     POINT_METRICS,
     RUN_METRICS,
@@ -81,31 +82,30 @@ _HEX = re.compile(r"^[0-9a-f]+$")
 # --- filters ---------------------------------------------------------------------------------
 
 
-def task_clause(task: Any) -> Any:
-    """A WHERE clause on RunRow/TaskRow for a task id, task dict/run spec, or partial dict."""
+def task_ids(session: Session, task: Any) -> list[str] | None:
+    """The ids of the stored tasks that `task` names, in one query (None: any task).
+
+    `task`: a task id (that task), or a task dict, run spec or partial dict. A stored task
+    matches when the dataset, model, optimizer name and batch size given are its own and
+    every optimizer setting given is among its settings with an equal value, so a spec
+    naming only some settings finds the runs the training engine recorded with the
+    defaults filled in, and a complete task dict finds its own task.
+    """
     if task is None:
         return None
     if isinstance(task, str):
-        return RunRow.task_id == task
+        return [task]
     if not isinstance(task, Mapping):
         raise BadInput(f"task must be a task id or a dict, got {type(task).__name__}")
-    if all(task.get(f) not in (None, "") for f in TASK_FIELDS):
-        return RunRow.task_id == task_id(task)
-    clauses = []
-    if task.get("dataset"):
-        clauses.append(TaskRow.dataset == str(task["dataset"]))
-    if task.get("model"):
-        clauses.append(TaskRow.model == str(task["model"]))
-    opt = task.get("optimizer")
-    if opt:
-        clauses.append(TaskRow.optimizer == str(opt["name"] if isinstance(opt, Mapping) else opt))
-    if task.get("batch_size") is not None:
-        clauses.append(TaskRow.batch_size == int(task["batch_size"]))
-    if not clauses:
+    pattern = task_pattern(task)
+    if not pattern:
         return None
-    from sqlalchemy import and_
-
-    return and_(*clauses)
+    q = select(TaskRow.id, TaskRow.optimizer_settings).order_by(TaskRow.id)
+    for name in ("dataset", "model", "optimizer", "batch_size"):
+        if name in pattern:
+            q = q.where(getattr(TaskRow, name) == pattern[name])
+    given = pattern.get("optimizer_settings") or {}
+    return [tid for tid, stored in session.execute(q).all() if settings_match(given, stored)]
 
 
 def policy_clause(policy: Any) -> Any:
@@ -247,9 +247,9 @@ def run_records(
     """The rows of `Store.runs` as dicts (None for missing values, floats as stored)."""
     now = time.time() if now is None else now
     q = _run_select(*extra)
-    for clause in (task_clause(task), policy_clause(policy)):
-        if clause is not None:
-            q = q.where(clause)
+    clause = policy_clause(policy)
+    if clause is not None:
+        q = q.where(clause)
     statuses = _as_list(status)
     if statuses is not None:
         # A stale `running` run reads `interrupted`: fetch running ones too, filter below.
@@ -266,6 +266,9 @@ def run_records(
         q = q.where(RunRow.job_id == job_id)
     q = q.order_by(RunRow.started_at.desc(), RunRow.run_id)
     with store.session() as s:
+        ids = task_ids(s, task)
+        if ids is not None:
+            q = q.where(RunRow.task_id.in_(ids))
         records = []
         for m in s.execute(q).mappings():
             rec = _run_record(m["RunRow"], m, now)
@@ -608,11 +611,7 @@ def speedup(
     ps = _median([r["policy_seconds"] for r in per_seed])
     bs = _median([r["baseline_seconds"] for r in per_seed])
     return {
-        "task_id": task
-        if isinstance(task, str)
-        else task_id(task)
-        if isinstance(task, Mapping) and all(task.get(f) for f in TASK_FIELDS)
-        else None,
+        "task_id": _speedup_task_id(store, task),
         "policy_hash": ph,
         "baseline_hash": bh,
         "target": target,
@@ -629,6 +628,19 @@ def speedup(
         },
         "per_seed": per_seed,
     }
+
+
+def _speedup_task_id(store: Store, task: Any) -> str | None:
+    # The one stored task a dict names; else, as before, the id of a complete task dict.
+    if isinstance(task, str):
+        return task
+    with store.session() as s:
+        ids = task_ids(s, task)
+    if ids is not None and len(ids) == 1:
+        return ids[0]
+    if isinstance(task, Mapping) and all(task.get(f) for f in TASK_FIELDS):
+        return task_id(task)
+    return None
 
 
 def _censored(row: Any) -> tuple[int, bool, float | None]:
@@ -724,10 +736,10 @@ def verdicts(store: Store, *, run_id: str | None = None, task: Any = None) -> pd
     )
     if run_id is not None:
         q = q.where(VerdictRow.run_id == resolve_run_id(store, run_id))
-    clause = task_clause(task)
-    if clause is not None:
-        q = q.join(TaskRow, TaskRow.id == RunRow.task_id).where(clause)
     with store.session() as s:
+        ids = task_ids(s, task)
+        if ids is not None:
+            q = q.where(RunRow.task_id.in_(ids))
         rows = s.execute(q).all()
     cols = [
         "id",
@@ -783,10 +795,6 @@ def search(store: Store, search_id: str) -> dict[str, Any]:
 def searches(store: Store, task: Any = None) -> pd.DataFrame:
     """See `Store.searches`."""
     q = select(SearchRow).order_by(SearchRow.created_at)
-    if isinstance(task, str):
-        q = q.where(SearchRow.task_id == task)
-    elif isinstance(task, Mapping):
-        q = q.where(SearchRow.task_id == task_id(task))
     cols = [
         "search_id",
         "status",
@@ -801,6 +809,9 @@ def searches(store: Store, task: Any = None) -> pd.DataFrame:
         "ended_at",
     ]
     with store.session() as s:
+        ids = task_ids(s, task)
+        if ids is not None:
+            q = q.where(SearchRow.task_id.in_(ids))
         rows = s.execute(q).scalars().all()
     records = [
         {**{c: getattr(r, c) for c in cols}, "target": numbers.join(r.target, r.target_kind)}

@@ -309,8 +309,9 @@ class Store:
     ) -> pd.DataFrame:
         """Runs, newest first, one row each, filtered by task/policy/status/kind.
 
-        `task`: a task id, a task dict or run spec (exact task), or a partial dict
-        (dataset/model/optimizer/batch_size). `policy`: a hash, hash prefix, label or spec.
+        `task`: a task id, or a task dict, run spec or partial dict: every stored task with
+        the fields and optimizer settings given (settings not given may be anything, e.g. the
+        defaults the trainer filled in). `policy`: a hash, hash prefix, label or spec.
         `status` filters the effective status (a stale `running` run reads `interrupted`).
         Columns: run_id, kind, status, stop_reason, task_id, dataset, model, optimizer,
         batch_size, policy_hash, policy_text, policy_label, budget, target, seed, iterations,
