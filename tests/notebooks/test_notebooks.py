@@ -89,10 +89,8 @@ WORKERS = 3  # notebooks wait on kernels and I/O much of the time; 3 at once sui
 
 
 @pytest.fixture(scope="module")
-def executed(
-    tmp_path_factory: pytest.TempPathFactory, shared_data_root: Path
-) -> dict[str, tuple[Path, str]]:
-    """Run every notebook under papermill (its CLI, several at once): name → (output, log).
+def executed(tmp_path_factory: pytest.TempPathFactory, shared_data_root: Path) -> dict[str, Any]:
+    """Run every notebook under papermill (its CLI, several at once): name → Execution.
 
     The notebooks that write runs go first; the results browser and the report then read
     the same store, passed to every notebook as `db_url`.
@@ -107,43 +105,75 @@ def executed(
         "OMP_NUM_THREADS": "1",  # several kernels at once: no thread oversubscription
     }  # fmt: skip
     env.pop("WORKBENCH_DB_URL", None)
-    results: dict[str, tuple[Path, str]] = {}
+    results: dict[str, Any] = {}
     second = [n for n in NOTEBOOKS if n not in FIRST]
     for group in ([n for n in NOTEBOOKS if n in FIRST], second):
-        running = []
+        running: list[Execution] = []
         for name in group:
-            while len([p for p in running if p[1].poll() is None]) >= WORKERS:
+            while len([r for r in running if r.proc.poll() is None]) >= WORKERS:
                 time.sleep(0.2)
-            running.append(_start(name, base, db_url, env))
-        for name, proc, out, log in running:
-            proc.wait()
-            results[name] = (out, log.read_text())
-    results["_db_url"] = (base, db_url)
+            running.append(Execution.start(name, base, db_url, env))
+        for run in running:
+            results[run.name] = run.finish()
+    results["_db_url"] = db_url
     return results
 
 
-def _start(name: str, base: Path, db_url: str, env: dict[str, str]) -> tuple:
-    work = base / name.removesuffix(".ipynb")
-    work.mkdir()
-    params = {**_params(name, work), "db_url": db_url}
-    out, log = work / name, work / "papermill.log"
-    cmd = [sys.executable, "-m", "papermill", str(NB_DIR / name), str(out), "-y",
-           json.dumps(params), "-k", "python3", "--cwd", str(work), "--no-progress-bar"]  # fmt: skip
-    with log.open("w") as f:
-        proc = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
-    return name, proc, out, log
+class Execution:
+    """One papermill process: its output notebook, log and exit status."""
+
+    def __init__(self, name: str, cmd: list[str], out: Path, env: dict[str, str]) -> None:
+        self.name, self.cmd, self.out, self.env = name, cmd, out, env
+        self.log = out.parent / "papermill.log"
+        self.killed: list[str] = []  # log tails of attempts killed by a signal
+        self.returncode: int | None = None
+        self.proc = self._spawn()
+
+    @classmethod
+    def start(cls, name: str, base: Path, db_url: str, env: dict[str, str]) -> Execution:
+        work = base / name.removesuffix(".ipynb")
+        work.mkdir()
+        params = {**_params(name, work), "db_url": db_url}
+        out = work / name
+        # -X faulthandler: a crash in the kernel transport prints a traceback, not nothing.
+        cmd = [sys.executable, "-X", "faulthandler", "-m", "papermill", str(NB_DIR / name),
+               str(out), "-y", json.dumps(params), "-k", "python3", "--cwd", str(work),
+               "--no-progress-bar"]  # fmt: skip
+        return cls(name, cmd, out, env)
+
+    def _spawn(self) -> subprocess.Popen:
+        with self.log.open("w") as f:
+            return subprocess.Popen(self.cmd, env=self.env, stdout=f, stderr=subprocess.STDOUT)
+
+    def finish(self) -> Execution:
+        """Wait for the end. A run killed by a signal from outside (a failure of the host,
+        not of the notebook) runs once more; its log stays in the failure message."""
+        self.returncode = self.proc.wait()
+        if self.returncode < 0 and not self.killed:
+            self.killed.append(f"signal {-self.returncode}: {self.log.read_text()[-1500:]}")
+            self.proc = self._spawn()
+            self.returncode = self.proc.wait()
+        return self
+
+    def describe(self) -> str:
+        """What a failure message needs: exit status, killed attempts, the log's tail."""
+        tail = self.log.read_text()[-3000:]
+        return f"papermill exit status {self.returncode}; killed attempts: {self.killed}\n{tail}"
 
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_executes(name: str, executed: dict[str, tuple[Path, str]]) -> None:
-    out, log = executed[name]
-    assert out.is_file(), log[-3000:]
-    nb = nbformat.read(out, as_version=4)
+def test_notebook_executes(name: str, executed: dict[str, Any]) -> None:
+    run = executed[name]
+    assert run.returncode == 0 and run.out.is_file(), run.describe()
+    nb = nbformat.read(run.out, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]  # fmt: skip
     assert not errors, "\n".join("\n".join(e.get("traceback", [])) for e in errors)[-3000:]
-    _check_effects(name, out.parent, executed["_db_url"][1], nb)
+    # Every cell ran to its end (papermill's first write of the output has none run).
+    states = [c.metadata.get("papermill", {}).get("status") for c in nb.cells]
+    assert states == ["completed"] * len(nb.cells), f"{states}\n{run.describe()}"
+    _check_effects(name, run.out.parent, executed["_db_url"], nb)
 
 
 def _text(nb: Any) -> str:
