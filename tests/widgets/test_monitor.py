@@ -34,6 +34,7 @@ def test_stop_button_ends_the_run_as_stopped_by_the_user(db_url: str) -> None:
     assert 10 <= result["iterations"] < 1_000_000
     assert "stopped" in monitor.status.value and monitor.progress.bar_style == "warning"
     assert monitor.redraws >= 2 and monitor.plot.value[:4] == b"\x89PNG"
+    assert monitor.decisions == [] and monitor.verifier_status.value == ""  # no verifier
     stored = monitor.store.run(result["run_id"], points=False)
     assert stored["status"] == "stopped" and stored["stop_reason"] == "user"
     assert stored["policy"] == {"function": "FIX", "k0": 0.05}

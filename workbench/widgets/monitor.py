@@ -4,6 +4,12 @@ A view over `workbench.train.train` and `workbench.verify.verify`: the run spec 
 the task form and the composer's policy; a callback feeds the live curves and the progress
 bar; the stop button calls `RunContext.request_stop("user")`, so the loop ends the run
 cleanly with status `stopped` and reason `user` (recorded as such in the store).
+
+In a verification run the verifier's decisions show live: `verify` gets the default stop
+rules, each wrapped so that what it answers reaches the monitor on the training thread. The
+verifier consults the rules at a point before the monitor's callback sees that point, so a
+point and the decisions made at it are drawn by one redraw (a marker at the decision's
+iteration, and the verifier line naming the rule, its reason and its forecast).
 """
 
 from __future__ import annotations
@@ -48,11 +54,45 @@ def _choice(options: list[str], value: str, description: str) -> Any:
     return widgets.Text(value=value, description=description)
 
 
+class _RuleTap:
+    """A stop rule as the verifier sees it, telling the monitor what the rule answered.
+
+    Everything else (name, `min_points`, settings) is the wrapped rule's, so `verify` treats
+    it exactly as the rule itself.
+    """
+
+    def __init__(self, rule: Any, watcher: _Watcher):
+        self.rule, self.watcher = rule, watcher
+
+    @property
+    def name(self) -> str:
+        """The wrapped rule's name."""
+        return getattr(self.rule, "name", type(self.rule).__name__)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr in ("rule", "watcher"):  # not set yet (e.g. while copying): no recursion
+            raise AttributeError(attr)
+        return getattr(self.rule, attr)
+
+    def should_stop(self, context: Any) -> Any:
+        """The wrapped rule's answer, reported to the monitor on the way."""
+        decision = self.rule.should_stop(context)
+        self.watcher.on_rule(self.name, int(context.iteration), decision)
+        return decision
+
+
 class _Watcher:
     """The training callback that feeds the monitor (called on the training thread)."""
 
     def __init__(self, monitor: RunMonitor):
         self.monitor = monitor
+
+    def tap(self, rules: list[Any]) -> list[Any]:
+        """`rules` wrapped so that each answer reaches the monitor."""
+        return [_RuleTap(rule, self) for rule in rules]
+
+    def on_rule(self, name: str, iteration: int, decision: Any) -> None:
+        self.monitor._on_rule(name, iteration, decision)
 
     def on_run_start(self, run: Any) -> None:
         self.monitor._on_start(run)
@@ -72,7 +112,10 @@ class RunMonitor(widgets.VBox):
 
     After a run: `result` (the run result dict), `verdict` (verification only),
     `history` (evaluation points), `error` (traceback text if the run could not start or
-    crashed). `redraws` counts plot redraws.
+    crashed). `redraws` counts plot redraws. During a verification run: `decisions` (the
+    verifier's decisions so far, as in the verdict's `decisions`), `decision` (the deciding
+    one), `checked_at` (the last iteration the rules were consulted at) and the
+    `verifier_status` line; `shadow` (a checkbox) verifies without stopping the run.
     """
 
     def __init__(
@@ -86,6 +129,7 @@ class RunMonitor(widgets.VBox):
         store: Any = None,
         mode: str = "train",
         record: bool = True,
+        shadow: bool = False,
     ):
         self.composer = composer
         self._policy = policy
@@ -94,6 +138,11 @@ class RunMonitor(widgets.VBox):
         self.verdict: dict[str, Any] | None = None
         self.history: list[dict[str, Any]] = []
         self.error: str | None = None
+        self.decisions: list[dict[str, Any]] = []
+        self.checked_at: int | None = None
+        self._new_decisions: list[dict[str, Any]] = []  # from the rules, not yet shown
+        self._rule_names: list[str] = []
+        self._shadow_run = False
         self.redraws = 0
         self.context: Any = None
         self._thread: threading.Thread | None = None
@@ -102,13 +151,13 @@ class RunMonitor(widgets.VBox):
         self._shown_progress = 0
         self._figure = _figure.new_figure(1, 3, size=(12, 3.2))
         t = {**DEFAULT_TASK, **(task or {})}
-        self._build(t, budget, mode)
+        self._build(t, budget, mode, shadow)
         super().__init__(self._layout())
         self.add_class("wb-monitor")
 
     # --- form ------------------------------------------------------------------------------
 
-    def _build(self, t: dict[str, Any], budget: int | None, mode: str) -> None:
+    def _build(self, t: dict[str, Any], budget: int | None, mode: str, shadow: bool) -> None:
         opt = dict(t["optimizer"]) if isinstance(t["optimizer"], dict) else {"name": t["optimizer"]}
         self.dataset = _choice(_names("DATASETS"), t["dataset"], "dataset")
         self.model = _choice(_names("MODELS"), t["model"], "model")
@@ -127,6 +176,10 @@ class RunMonitor(widgets.VBox):
             placeholder="e.g. 0.9 (blank: none)",
         )  # fmt: skip
         self.mode = widgets.ToggleButtons(options=MODES, value=mode, description="run")
+        self.shadow = widgets.Checkbox(
+            value=shadow, description="shadow", indent=False,
+            tooltip="verify without stopping: log what each rule would decide",
+        )  # fmt: skip
         self.start_button = widgets.Button(description="start", icon="play", button_style="success")
         self.start_button.on_click(lambda _: self.start())
         self.stop_button = widgets.Button(description="stop", icon="stop", button_style="danger",
@@ -136,6 +189,8 @@ class RunMonitor(widgets.VBox):
                                             description="0 it")  # fmt: skip
         self.status = widgets.HTML()
         self.status.add_class("wb-run-status")
+        self.verifier_status = widgets.HTML()
+        self.verifier_status.add_class("wb-verifier-status")
         self.plot = widgets.Image(format="png")
         self.plot.add_class("wb-run-plot")
 
@@ -145,9 +200,9 @@ class RunMonitor(widgets.VBox):
              self.budget, self.eval_every, self.seed, self.target],
             layout=widgets.Layout(grid_template_columns="repeat(3, 330px)"),
         )  # fmt: skip
-        buttons = widgets.HBox([self.mode, self.start_button, self.stop_button])
+        buttons = widgets.HBox([self.mode, self.shadow, self.start_button, self.stop_button])
         return [widgets.HTML("<b>Run monitor</b>"), form, buttons, self.progress, self.status,
-                self.plot]  # fmt: skip
+                self.verifier_status, self.plot]  # fmt: skip
 
     def policy_spec(self) -> dict[str, Any]:
         """The policy to run: the composer's last valid policy, else the one given."""
@@ -208,6 +263,9 @@ class RunMonitor(widgets.VBox):
             return
         self.result, self.verdict, self.history, self.error = None, None, [], None
         self.context, self._stop_wanted, self._shown_progress = None, False, 0
+        with self._lock:
+            self.decisions, self._new_decisions, self.checked_at = [], [], None
+        self.verifier_status.value = ""
         self.progress.max, self.progress.value = spec["budget"], 0
         self.progress.bar_style = ""
         self.start_button.disabled, self.stop_button.disabled = True, False
@@ -222,11 +280,18 @@ class RunMonitor(widgets.VBox):
             raise BadInput(f"mode: {mode!r}; one of {', '.join(MODES)}")
         watcher = _Watcher(self)
         if mode == "verify":
-            verify = need("verify").verify
+            verifying = need("verify")
             store = self.store if self.record else None
+            # The rules verify would use by default, tapped: their answers show live.
+            rules = watcher.tap(verifying.default_rules())
+            self._rule_names = [r.name for r in rules]
+            self._shadow_run = shadow = bool(self.shadow.value)
 
             def run_verify(spec: dict[str, Any]) -> None:
-                self.verdict = verify(spec, store=store, callbacks=[watcher]).to_dict()
+                verdict = verifying.verify(
+                    spec, rules=rules, store=store, shadow=shadow, callbacks=[watcher]
+                )
+                self.verdict = verdict.to_dict()
                 self.result = self.verdict.get("run") or self.result
 
             return run_verify
@@ -282,15 +347,71 @@ class RunMonitor(widgets.VBox):
             self.progress.value = iteration
             self.progress.description = f"{iteration} it"
 
+    def _on_rule(self, name: str, iteration: int, decision: Any) -> None:
+        # The verifier consults its rules inside its own on_eval, before ours for the same
+        # point: hold the decision so that _on_point draws it with its point, in one redraw.
+        with self._lock:
+            self.checked_at = iteration
+            if decision is not None:
+                d = decision.to_dict() if hasattr(decision, "to_dict") else dict(decision)
+                self._new_decisions.append(d)
+
     def _on_point(self, point: dict[str, Any]) -> None:
         self.history.append(dict(point))
         self._on_progress(int(point["iteration"]))
+        self._show_decisions()
         self.redraw()
+
+    def _show_decisions(self) -> None:
+        """Move the decisions made since the last point into view (verifier line)."""
+        with self._lock:
+            new, self._new_decisions = self._new_decisions, []
+            self.decisions.extend(new)
+            checked, shown = self.checked_at, bool(self.decisions)
+        if shown or checked is not None:
+            self.verifier_status.value = self._verifier_line(checked)
+
+    @property
+    def decision(self) -> dict[str, Any] | None:
+        """The deciding decision so far (the first one), as a dict; None before any."""
+        with self._lock:
+            return self.decisions[0] if self.decisions else None
+
+    def _verifier_line(self, checked: int | None) -> str:
+        shadow = self._shadow_run
+        head = "verifier (shadow)" if shadow else "verifier"
+        with self._lock:
+            decisions = list(self.decisions)
+        if not decisions:
+            rules = ", ".join(self._rule_names)
+            return (f"{head}: <b>continue</b> at iteration {checked}: no rule fired"
+                    + (f" ({html.escape(rules)})" if rules else ""))  # fmt: skip
+        parts = []
+        # Shadow mode logs every rule's first decision; otherwise the first one decides.
+        for d in decisions if shadow else decisions[:1]:
+            verb = "diverged" if d.get("kind") == "diverged" else "stop"
+            rule, kind, reason = (html.escape(str(d.get(k))) for k in ("rule", "kind", "reason"))
+            text = (f"<b>{'would ' + verb if shadow else verb}</b> at iteration "
+                    f"{d.get('iteration')}: <code>{rule}</code> ({kind}): {reason}")  # fmt: skip
+            forecast = d.get("predicted_final")
+            if isinstance(forecast, int | float):
+                text += f"; forecast {forecast:.3f}"
+            parts.append(text)
+        if shadow and checked is not None and self.result is None:
+            parts.append(f"the run goes on (rules consulted at iteration {checked})")
+        return f"{head}: " + "; ".join(parts)
 
     def _on_end(self, result: dict[str, Any]) -> None:
         self.result = result
 
     def _finish(self) -> None:
+        with self._lock:
+            unseen = bool(self._new_decisions)
+            if not self.decisions and not unseen and self.verdict:
+                # Rules not tapped (none reported live): the verdict's log still shows.
+                self.decisions = list(self.verdict.get("decisions") or [])
+        if unseen or self.decisions:
+            self._show_decisions()
         r = self.result or {}
         self.progress.value = int(r.get("iterations") or self.progress.value)
         self.progress.description = f"{self.progress.value} it"
@@ -323,11 +444,20 @@ class RunMonitor(widgets.VBox):
 
     def _marks(self) -> list[tuple[int, str]]:
         marks = []
-        for d in (self.verdict or {}).get("decisions") or []:
-            marks.append((int(d["iteration"]), f"{d.get('rule')}: {d.get('kind', '')}"))
+        with self._lock:
+            decisions = list(self.decisions)
+        for d in decisions:
+            text = f"{d.get('rule')}: {d.get('kind', '')}"
+            if isinstance(d.get("predicted_final"), int | float):
+                text += f" (forecast {d['predicted_final']:.3f})"
+            marks.append((int(d["iteration"]), text))
         r = self.result or {}
         if r.get("status") == "stopped" and r.get("iterations") is not None:
-            marks.append((int(r["iterations"]), f"stopped: {r.get('stop_reason')}"))
+            it, reason = int(r["iterations"]), str(r.get("stop_reason"))
+            ruled = any(f"rule:{d.get('rule')}" == reason and int(d["iteration"]) == it
+                        for d in decisions)  # fmt: skip
+            if not ruled:  # a rule's stop is already marked by its decision
+                marks.append((it, f"stopped: {reason}"))
         return marks
 
     def redraw(self) -> None:
