@@ -45,6 +45,11 @@ POINT_KEYS = (
 SYNC_EVERY = {"cpu": 1}
 SYNC_EVERY_DEFAULT = 25
 PROGRESS_EVERY = 10
+# Schedule-Free evaluates at its averaged weights, but BatchNorm's running statistics were
+# gathered at the training weights; schedulefree's documented fix is a few train-mode
+# forward passes, without gradients, with the optimizer in eval mode, before evaluating.
+# At most this many training batches (and at most one epoch) are used for that.
+BN_BATCHES = 20
 
 
 @dataclass
@@ -135,6 +140,49 @@ class _LossMeter:
         self.count, self.bad = state["count"], state["bad"]
 
 
+def batchnorm_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The model's BatchNorm layers that keep running statistics."""
+    return [
+        m
+        for m in model.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
+
+
+def recompute_bn(
+    model: torch.nn.Module,
+    inputs: Iterable[torch.Tensor],
+    layers: Sequence[torch.nn.Module] | None = None,
+) -> int:
+    """Recompute BatchNorm running statistics over `inputs`; returns the number of batches.
+
+    Train-mode forward passes without gradients, at the model's current weights. The
+    statistics are reset first and averaged with equal weights (momentum None, as
+    `torch.optim.swa_utils.update_bn`), so they depend on these batches only, not on what
+    the layers had seen before. The model's train/eval mode is left as it was.
+    """
+    layers = batchnorm_layers(model) if layers is None else list(layers)
+    if not layers:
+        return 0
+    momenta = [m.momentum for m in layers]
+    was_training = model.training
+    count = 0
+    try:
+        for m in layers:
+            m.reset_running_stats()
+            m.momentum = None
+        model.train()
+        with torch.no_grad():
+            for x in inputs:
+                model(x)
+                count += 1
+    finally:
+        for m, momentum in zip(layers, momenta, strict=True):
+            m.momentum = momentum
+        model.train(was_training)
+    return count
+
+
 def _has_progress(callback: Any) -> bool:
     """Whether a callback really implements `on_progress` (not the base class no-op)."""
     method = getattr(type(callback), "on_progress", None)
@@ -166,6 +214,8 @@ class Trainer:
         self.optimizer = build_optimizer(s.optimizer, self.model.parameters(), self.policy(0))
         self.scheduler = self.policy.scheduler(self.optimizer)
         self.mode_switching = is_mode_switching(s.optimizer["name"])
+        # Only averaging (mode-switching) optimizers evaluate at weights BN has not seen.
+        self.bn_layers = batchnorm_layers(self.model) if self.mode_switching else []
         self.task = task_of(s)
         self.batcher = Batcher(self.data.train, s.batch_size, s.seed)
         self.callbacks: list[Any] = list(callbacks)
@@ -372,6 +422,8 @@ class Trainer:
         self.model.eval()
         if self.mode_switching:
             self.optimizer.eval()
+            if self.bn_layers:
+                self._recompute_bn()
         autocast = self._autocast() if s.amp else None
         common = dict(
             num_classes=data.num_classes,
@@ -393,6 +445,28 @@ class Trainer:
         )
         point["train_seconds"] = self.train_seconds
         return point
+
+    def bn_iterations(self) -> range:
+        """Training batches (by iteration) for BN statistics before a Schedule-Free evaluation.
+
+        The last `BN_BATCHES` before now, at most one epoch; the first ones at the start.
+        """
+        k = max(1, min(BN_BATCHES, math.ceil(self.batcher.n / self.spec.batch_size)))
+        start = max(0, self.iteration - k)
+        return range(start, start + k)
+
+    def _recompute_bn(self) -> None:
+        """BN statistics at the weights being evaluated (the optimizer is in eval mode).
+
+        Batches are a pure function of (seed, iteration) and go unaugmented, and the RNG
+        states are restored after (dropout would draw), so evaluating consumes nothing the
+        training stream uses: a resumed or forked run stays exact.
+        """
+        normalize, batcher = self.data.normalize, self.batcher
+        inputs = (normalize(batcher.batch(t)[0]) for t in self.bn_iterations())
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), self._autocast()():
+            recompute_bn(self.model, inputs, self.bn_layers)
 
     def _finish(self, status: str, reason: str | None, wall0: float, point: bool = True) -> None:
         """End the run: a last point (unless just taken), status, `on_run_end`."""
