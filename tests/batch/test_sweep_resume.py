@@ -24,6 +24,21 @@ def wait_for(what: str, check: Callable[[], bool], proc: subprocess.Popen, limit
         time.sleep(0.2)
 
 
+def _owner_pid(worker: str) -> int:
+    """The pid in a job row's `worker` ("host:pid [dask address]")."""
+    return int(worker.split(" ", 1)[0].rpartition(":")[2])
+
+
+def wait_for_exit(pid: int, limit: float) -> None:
+    """Poll until process `pid` has exited (or is a zombie); fail when time runs out."""
+    from workbench.store.queries import _pid_alive
+
+    deadline = time.monotonic() + limit
+    while _pid_alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} still alive"
+        time.sleep(0.1)
+
+
 def _start_sweep(config: Path, url: str) -> subprocess.Popen:
     # A session of its own, like a job in a terminal: Ctrl-C reaches the whole group.
     return subprocess.Popen(
@@ -100,6 +115,17 @@ def test_interrupted_sweep_resumes_without_duplicates(tmp_path: Path, sqlite_url
         _cleanup(proc)
     before = {j["job_id"]: j["status"] for j in store.jobs("resume")}
     assert "running" in before.values()
+    # `sweep status` tells the truth from the store alone: those rows still say running,
+    # but their processes are gone, so the jobs read as interrupted (and nothing is written).
+    owners = [_owner_pid(j["worker"]) for j in store.jobs("resume") if j["status"] == "running"]
+    for pid in owners:  # SIGKILL is delivered at once, but the exit is not synchronous
+        wait_for_exit(pid, limit=30)
+    status = cli_json("sweep", "status", str(config), "--db", sqlite_url)
+    stuck = [j for j in status["jobs"] if before[j["job_id"]] == "running"]
+    assert status["running"] == 0 and status["interrupted"] == len(stuck) > 0
+    assert all(j["status"] == "interrupted" for j in stuck)
+    assert all("`sweep run` again resumes it" in j["note"] for j in stuck)
+    assert {j["job_id"]: j["status"] for j in store.jobs("resume")} == before
 
     # 3. The same command again finishes the sweep: every job done, one run each.
     summary = cli_json("sweep", "run", str(config), "--workers", "2", "--db", sqlite_url)

@@ -7,16 +7,18 @@ URL and store root, because a worker's environment and working directory are not
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
+import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from workbench.batch.bookkeeping import JobBook, new_job
+from workbench.batch.bookkeeping import HEARTBEAT_EVERY_S, JobBook
 from workbench.batch.notebook import INJECTED, RESERVED, check_parameters, notebook_key
 from workbench.errors import BadInput
 from workbench.paths import store_root
@@ -139,28 +141,40 @@ def execute(
     )
 
 
-def _start(book: JobBook, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Mark the job running (one more attempt), noting an earlier attempt that never ended."""
-    row = book.get(payload["job_id"]) or new_job(
-        payload["job_id"], payload["sweep"], payload["notebook_key"], payload["parameters"]
-    )
-    if row["status"] == "running":
-        row["events"].append(
-            f"attempt {row['attempts']} on {row['worker']} never finished "
-            "(worker lost or sweep stopped); retried"
-        )
-    row.update(
-        status="running",
-        attempts=int(row["attempts"] or 0) + 1,
-        error=None,
-        output=payload["output"],
+def _start(book: JobBook, payload: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Claim the job (one more attempt): (row, True), or (row, False) when it runs elsewhere.
+
+    An earlier attempt that never ended (its owner is gone) is noted in the row's events.
+    """
+    return book.claim(
+        payload["job_id"],
+        sweep=payload["sweep"],
+        notebook=payload["notebook_key"],
+        parameters=payload["parameters"],
         worker=_worker_name(),
-        started_at=time.time(),
-        finished_at=None,
-        seconds=None,
+        output=payload["output"],
+        submission=payload.get("submission"),
     )
-    book.upsert(row)
-    return row
+
+
+@contextlib.contextmanager
+def _heartbeat(book: JobBook, row: Mapping[str, Any]) -> Iterator[None]:
+    """Refresh the job's row every HEARTBEAT_EVERY_S while the block runs (best effort)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_EVERY_S):
+            with contextlib.suppress(Exception):  # a missed beat must not end the job
+                if not book.beat(row["job_id"], row["attempts"]):
+                    return  # no longer ours (finished or claimed by someone else)
+
+    thread = threading.Thread(target=beat, name=f"wb-heartbeat-{row['job_id']}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _error_text(exc: BaseException) -> str:
@@ -189,17 +203,28 @@ def _finished_in_this_submission(book: JobBook, payload: Mapping[str, Any]) -> d
 
 
 def execute_job(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one job to done or failed; returns its final row (never raises for a notebook error)."""
+    """Run one job to done or failed; returns its final row (never raises for a notebook error).
+
+    When the job is already running under a live owner (another `sweep run`), nothing runs
+    and nothing is written: the row comes back as found, with `skipped` saying why.
+    """
     book = JobBook(payload["db_url"])
     earlier = _finished_in_this_submission(book, payload)
     if earlier is not None:
         return earlier
-    row = _start(book, payload)
+    row, mine = _start(book, payload)
+    if not mine:  # another runner's live process has it: leave it to them, record nothing
+        return {
+            **row,
+            "skipped": f"running elsewhere: attempt {row['attempts']} on "
+            f"{row['worker']} is still alive",
+        }
     out = Path(payload["output"])
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     try:
-        execute(payload, out, {**payload["parameters"], **payload["injected"]})
+        with _heartbeat(book, row):
+            execute(payload, out, {**payload["parameters"], **payload["injected"]})
         status, error = "done", None
     except Exception as exc:  # the notebook raised, timed out or its kernel died
         status, error = "failed", _error_text(exc)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.batch.bookkeeping import JobBook, count_by_status, new_job
+from workbench.batch.bookkeeping import JobBook, as_seen, count_by_status, new_job
 from workbench.batch.config import LoadedSweep, load_sweep
 from workbench.batch.jobs import execute_job, make_payload
 from workbench.batch.notebook import RESERVED, notebook_parameters, resolve_notebook
@@ -79,11 +80,12 @@ def _register(book: JobBook, plan: SweepPlan) -> dict[str, dict[str, Any]]:
     """Make sure every job has a row (pending when new); returns the rows by job id."""
     book.register_sweep(plan.name, plan.loaded.config.notebook, plan.loaded.config.model_dump())
     rows = {r["job_id"]: r for r in book.for_sweep(plan.name)}
-    for p in plan.payloads:
-        if p["job_id"] not in rows:
-            row = new_job(p["job_id"], plan.name, p["notebook_key"], p["parameters"])
-            book.upsert(row)
-            rows[p["job_id"]] = row
+    missing = [p for p in plan.payloads if p["job_id"] not in rows]
+    for p in missing:
+        # Insert-if-missing: another `sweep run` may have added and started it meanwhile.
+        book.ensure(p["job_id"], plan.name, p["notebook_key"], p["parameters"])
+    if missing:
+        rows = {r["job_id"]: r for r in book.for_sweep(plan.name)}
     return rows
 
 
@@ -103,7 +105,7 @@ class Progress:
 
     def __init__(self, name: str, total: int, write: Callable[[str], None]) -> None:
         self.name, self.total, self.write = name, total, write
-        self.done = self.failed = 0
+        self.done = self.failed = self.skipped = 0
         self.t0 = time.monotonic()
         self._last = 0.0
 
@@ -113,7 +115,7 @@ class Progress:
         if not finished:
             return None
         per_job = (time.monotonic() - self.t0) / finished
-        return per_job * (self.total - finished)
+        return per_job * (self.total - finished - self.skipped)
 
     def show(self, running: int, workers: int, force: bool = False) -> None:
         """Print a progress line (at most every PROGRESS_EVERY_S unless forced)."""
@@ -121,12 +123,13 @@ class Progress:
         if not force and now - self._last < PROGRESS_EVERY_S:
             return
         self._last = now
-        pending = self.total - self.done - self.failed - running
+        pending = self.total - self.done - self.failed - self.skipped - running
         eta = self.eta(workers)
         eta_text = "?" if eta is None else time.strftime("%H:%M:%S", time.gmtime(eta))
+        elsewhere = f", skipped {self.skipped} (running elsewhere)" if self.skipped else ""
         self.write(
             f"sweep {self.name}: {self.done + self.failed}/{self.total} finished "
-            f"(done {self.done}, failed {self.failed}), running {running}, "
+            f"(done {self.done}, failed {self.failed}){elsewhere}, running {running}, "
             f"pending {max(0, pending)}, ETA {eta_text}"
         )
 
@@ -165,18 +168,23 @@ def _drive(
     max_attempts: int,
     gpu: bool,
     outstanding: dict[str, Any],
-) -> None:
-    """Submit every job and wait for all of them, recording the ones Dask gave up on."""
+    submission: str,
+) -> list[str]:
+    """Submit every job and wait for all of them, recording the ones Dask gave up on.
+
+    Returns the jobs skipped because another runner's live process had them.
+    """
     from distributed import wait
     from distributed.scheduler import KilledWorker
 
     resources = {"GPU": 1} if gpu and _has_gpu_workers(client) else None
     by_key = {}
+    skipped: list[str] = []
     submitted_at = time.time()
     for p in payloads:
         fut = client.submit(
             execute_job,
-            {**p, "submitted_at": submitted_at},
+            {**p, "submitted_at": submitted_at, "submission": submission},
             key=f"wbjob-{p['job_id']}-{time.time_ns()}",
             pure=False,
             resources=resources,
@@ -204,11 +212,15 @@ def _drive(
                     error=f"{type(exc).__name__}: {exc}",
                     finished_at=time.time(),
                 )
-            if row["status"] == "done":
+            if row.get("skipped"):
+                skipped.append(job_id)
+                progress.skipped += 1
+            elif row["status"] == "done":
                 progress.done += 1
             else:
                 progress.failed += 1
             progress.show(*_running(client), force=True)
+    return skipped
 
 
 def _has_gpu_workers(client: Any) -> bool:
@@ -216,14 +228,16 @@ def _has_gpu_workers(client: Any) -> bool:
     return any("GPU" in (w.get("resources") or {}) for w in info.get("workers", {}).values())
 
 
-def _reset_interrupted(book: JobBook, job_ids: list[str]) -> None:
-    """After Ctrl-C: jobs left running go back to pending, so a rerun picks them up."""
+def _reset_interrupted(book: JobBook, job_ids: list[str], submission: str) -> None:
+    """After Ctrl-C: our jobs left running go back to pending, so a rerun picks them up.
+
+    Only the attempts this `sweep run` started: a job another runner holds stays its own.
+    """
     for job_id in job_ids:
         row = book.get(job_id)
-        if row and row["status"] == "running":
-            row["events"].append("interrupted (the sweep was stopped); back to pending")
-            row["status"] = "pending"
-            book.upsert(row)
+        if row and row["status"] == "running" and row.get("submission") == submission:
+            events = [*row["events"], "interrupted (the sweep was stopped); back to pending"]
+            book.swap(row, status="pending", events=events)
 
 
 def run_sweep(
@@ -263,6 +277,8 @@ def run_sweep(
     }
     if skipped_failed:
         log(f"sweep {plan.name}: {len(skipped_failed)} failed job(s) skipped (--retry-failed)")
+    submission = uuid.uuid4().hex
+    skipped: list[str] = []
     if todo:
         cfg = plan.loaded.config
         outstanding: dict[str, Any] = {}
@@ -278,7 +294,7 @@ def run_sweep(
                 summary["cluster"] = desc
                 log(f"sweep {plan.name}: {len(todo)} job(s) to run on {desc}")
                 progress = Progress(plan.name, len(todo), log)
-                _drive(
+                skipped = _drive(
                     client,
                     todo,
                     book,
@@ -286,24 +302,39 @@ def run_sweep(
                     cfg.max_attempts,
                     cfg.gpus_per_job > 0,
                     outstanding,
+                    submission,
                 )
         except KeyboardInterrupt:
             # The local cluster is closed by now, so no worker still writes these rows.
-            _reset_interrupted(book, list(outstanding))
+            _reset_interrupted(book, list(outstanding), submission)
             log(f"sweep {plan.name}: stopped; run the same command again to resume")
             raise
-    final = {r["job_id"]: r for r in book.for_sweep(plan.name)}
+    summary["skipped_running"] = len(skipped)
+    if skipped:
+        log(
+            f"sweep {plan.name}: {len(skipped)} job(s) skipped: running elsewhere (another "
+            "sweep run holds them and its process is alive)"
+        )
+    now = time.time()
+    final = {r["job_id"]: as_seen(r, now) for r in book.for_sweep(plan.name)}
     summary.update(count_by_status(final[j] for j in plan.job_ids))
     summary["jobs"] = [final[j] for j in plan.job_ids]
     return summary
 
 
-def sweep_status(config_path: str | Path, db: str | None = None) -> dict[str, Any]:
-    """Where a sweep stands: counts by status and every job's row (no job is started)."""
+def sweep_status(
+    config_path: str | Path, db: str | None = None, *, now: float | None = None
+) -> dict[str, Any]:
+    """Where a sweep stands: counts by status and every job's row (starts and writes nothing).
+
+    A job stored as `running` whose attempt is over (its process is gone from this host, or
+    its heartbeat stopped) reads as `interrupted`, with a `note`; `sweep run` resumes it.
+    """
     plan = plan_sweep(config_path, db)
     check_reachable(plan.db_url)
     book = JobBook(plan.db_url)
-    rows = {r["job_id"]: r for r in book.for_sweep(plan.name)}
+    now = time.time() if now is None else now
+    rows = {r["job_id"]: as_seen(r, now) for r in book.for_sweep(plan.name)}
     jobs = []
     for p in plan.payloads:
         row = rows.get(p["job_id"]) or new_job(

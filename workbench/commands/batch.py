@@ -34,6 +34,8 @@ def _batch_run(args: argparse.Namespace) -> int:
     )
     if args.json:
         print_json(row)
+    elif row.get("skipped"):
+        print(f"job {row['job_id']}: not started, {row['skipped']}")
     else:
         print(f"job {row['job_id']}: {row['status']} in {row['seconds']} s")
         print(f"executed notebook: {row['output']}")
@@ -47,15 +49,19 @@ def _batch_run(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    interrupted = summary.get("interrupted", 0)
     print(
         f"sweep {summary['sweep']} on {summary['store']}: {summary['total']} jobs — "
         f"done {summary['done']}, failed {summary['failed']}, running {summary['running']}, "
-        f"pending {summary['pending']}"
+        + (f"interrupted {interrupted}, " if interrupted else "")
+        + f"pending {summary['pending']}"
     )
     for job in summary["jobs"]:
         if job["status"] == "failed":
             first = (job.get("error") or "").strip().splitlines()[:1]
             print(f"  failed {job['job_id']}: {first[0] if first else ''} ({job['output']})")
+        elif job["status"] == "interrupted":
+            print(f"  interrupted {job['job_id']}: {job['note']}")
 
 
 def _sweep_run(args: argparse.Namespace) -> int:
@@ -85,7 +91,7 @@ def _sweep_status(args: argparse.Namespace) -> int:
         _print_summary(status)
         for job in status["jobs"]:
             print(
-                f"  {job['job_id']}  {job['status']:<8} attempts {job['attempts']}  "
+                f"  {job['job_id']}  {job['status']:<11} attempts {job['attempts']}  "
                 f"{job['parameters']}"
             )
     return 0
