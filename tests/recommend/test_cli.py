@@ -40,3 +40,35 @@ def test_demo_runs_end_to_end_on_a_small_budget(capsys, _isolated_store):
     assert main(["demo", "--budget", "300"]) == 0
     out = capsys.readouterr().out
     assert "history" in out and "one-cycle" in out and "schedule-free" in out
+
+
+def test_recommend_allow_schedule_free_flag(capsys):
+    code = main(["recommend", *FLAGS, "--target", "0.8", "--no-verify", "--json",
+                 "--allow-schedule-free"])  # fmt: skip
+    d = json.loads(capsys.readouterr().out)
+    assert code == 0 and d["allow_optimizer_change"] is True
+    first = [p for p in d["lineage"] if p["stage"] == 0 and p["origin"] == "optimizer"]
+    assert [p["label"] for p in first] == ["schedule-free", "schedule-free-hot"]
+    assert d["optimizer"]["name"] in ("momentum", "schedulefree-sgd")
+    assert d["run_spec"]["optimizer"] == d["optimizer"]
+    # Without the flag: no such candidate, the request's optimizer.
+    assert main(["recommend", *FLAGS, "--target", "0.8", "--no-verify", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["allow_optimizer_change"] is False and d["optimizer_changed"] is False
+    assert not [p for p in d["lineage"] if p["origin"] == "optimizer"]
+
+
+def test_recommend_allow_schedule_free_without_a_counterpart_exits_2(capsys):
+    assert main(["recommend", *FLAGS, "--optimizer", "rmsprop", "--allow-schedule-free"]) == 2
+    assert "'rmsprop' has no Schedule-Free counterpart" in capsys.readouterr().err
+
+
+def test_summary_says_when_the_optimizer_changes():
+    from workbench.commands.recommend import summary
+
+    d = {"policy_text": "FIX(k0=0.1)", "policy_hash": "0" * 16, "source": "search",
+         "explanation": "…", "search_iterations": 10, "plain_run_equivalents": 0.1,
+         "budget": 100, "verdict": None, "optimizer": {"name": "schedulefree-sgd"},
+         "optimizer_changed": True}  # fmt: skip
+    assert "OPTIMIZER    changed to {'name': 'schedulefree-sgd'}" in summary(d)
+    assert "OPTIMIZER" not in summary(dict(d, optimizer_changed=False))

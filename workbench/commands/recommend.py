@@ -40,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-history", action="store_true", help="ignore the store's history")
     p.add_argument("--no-verify", action="store_true", help="skip the verification run")
     p.add_argument(
+        "--allow-schedule-free",
+        action="store_true",
+        help="also try the optimizer's Schedule-Free counterpart (momentum/sgd/nesterov → "
+        "schedulefree-sgd, adam/adamw → schedulefree-adamw) as a stage-1 candidate; if it "
+        "wins, the recommendation changes the optimizer (opt-in: it changes the task)",
+    )
+    p.add_argument(
         "--keep-checkpoints",
         action="store_true",
         help="keep the search's stage checkpoints under store/checkpoints/",
@@ -75,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         use_history=not args.no_history,
         verify=not args.no_verify,
         progress=None if args.json else say,
+        allow_optimizer_change=args.allow_schedule_free,
     )
     if args.json:
         print_json(rec.to_dict())
@@ -89,6 +97,11 @@ def summary(d: dict[str, Any]) -> str:
         f"recommended  {d['policy_text']}",
         f"             hash {d['policy_hash'][:16]}, source {d['source']}",
         f"why          {d['explanation']}",
+        *(
+            [f"OPTIMIZER    changed to {d['optimizer']} (train with it; --allow-schedule-free)"]
+            if d.get("optimizer_changed")
+            else []
+        ),
         f"search cost  {d['search_iterations']} iterations "
         f"({d['plain_run_equivalents']:.2f} plain runs of {d['budget']})",
     ]

@@ -22,17 +22,23 @@ from workbench.policies.functions import REGISTRY
 class Candidate:
     """A stage policy to try: a label for tables, its family, the spec and where it came
     from ("range": generated from the range test; "variant": a re-parameterised current
-    policy; "history": a policy from the store)."""
+    policy; "history": a policy from the store; "optimizer": the task optimizer's
+    Schedule-Free counterpart, offered on request). `optimizer` is None for the task's own
+    optimizer, else the optimizer spec the candidate trains with instead."""
 
     label: str
     family: str
     spec: dict[str, Any]
     origin: str = "range"
+    optimizer: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (lineage records)."""
-        return {"label": self.label, "family": self.family, "spec": self.spec,
-                "origin": self.origin}  # fmt: skip
+        out = {"label": self.label, "family": self.family, "spec": self.spec,
+               "origin": self.origin}  # fmt: skip
+        if self.optimizer is not None:
+            out["optimizer"] = self.optimizer
+        return out
 
 
 Maker = Callable[[float, float, int], dict[str, Any]]
@@ -187,6 +193,38 @@ OPTIMIZER_RULES: dict[str, Callable[[list[Candidate]], list[Candidate]]] = {
     "schedulefree-sgd": _schedule_free_rule,
     "schedulefree-adamw": _schedule_free_rule,
 }
+
+
+def schedule_free_candidates(
+    peak: float, budget: int, optimizer: Mapping[str, Any], stage_len: int
+) -> list[Candidate]:
+    """The task optimizer's Schedule-Free counterpart as stage-1 candidates: the
+    Schedule-Free baseline's policy (the same warm-up, then constant `peak`, the range
+    test's high end) with the counterpart optimizer, and the same at HOT × `peak` (as
+    POLY-hot is to POLY-1). Empty when `optimizer` already is Schedule-Free; BadInput when
+    it has no counterpart."""
+    from workbench.recommend.defaults import (
+        SCHEDULE_FREE_WARMUP,
+        schedule_free_counterpart,
+        schedule_free_policy,
+    )
+
+    sf = schedule_free_counterpart(optimizer)
+    if sf is None:
+        return []
+    check_range(peak, peak, stage_len)
+    w = max(1, round(SCHEDULE_FREE_WARMUP * budget))
+    # The warm-up must end inside stage 1 (a composite's later stage starts at its end);
+    # only an unusually fine split (20 stages or more) shortens it.
+    warmup = w if w < stage_len else max(1, stage_len // 2)
+    # The baseline's own recipe first (so the search can always match it), then a hot one:
+    # past the range's high end pays on short budgets for Schedule-Free as for the decays
+    # (MNIST-1D/cnn1d, Adam's range: 2× reached 80.5% at 200, 200, 250 on seeds 0–2, 1× at
+    # 250, 250, 300).
+    return [
+        Candidate(label, "fixed", schedule_free_policy(lr, budget, warmup), "optimizer", sf)
+        for label, lr in (("schedule-free", peak), ("schedule-free-hot", HOT * peak))
+    ]
 
 
 def select(cands: Sequence[Candidate], k: int, first: Sequence[str] = ()) -> list[Candidate]:

@@ -173,6 +173,30 @@ SCHEDULE_FREE = {"sgd": "schedulefree-sgd", "momentum": "schedulefree-sgd",
                  "nesterov": "schedulefree-sgd"}  # fmt: skip
 
 
+# The optimizers that have a Schedule-Free counterpart for the recommender's opt-in
+# (`recommend(..., allow_optimizer_change=True)`): the SGD family and Adam(W). The others
+# (Adagrad, RMSprop, Adadelta) have none in the `schedulefree` package, so asking for one
+# there is an error rather than a silent swap to AdamW.
+COUNTERPARTS = {**SCHEDULE_FREE, "adam": "schedulefree-adamw", "adamw": "schedulefree-adamw"}
+SCHEDULE_FREE_NAMES = frozenset({"schedulefree-sgd", "schedulefree-adamw"})
+
+
+def schedule_free_counterpart(optimizer: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The Schedule-Free optimizer the recommender may offer instead of `optimizer` (the
+    same one the Schedule-Free baseline uses); None when `optimizer` already is one;
+    BadInput naming it when it has no counterpart."""
+    name = optimizer_name(optimizer)
+    if name in SCHEDULE_FREE_NAMES:
+        return None
+    if name not in COUNTERPARTS:
+        known = ", ".join(sorted(COUNTERPARTS))
+        raise BadInput(
+            f"optimizer {name!r} has no Schedule-Free counterpart, so the optimizer change "
+            f"cannot be allowed for it; counterparts exist for: {known}"
+        )
+    return schedule_free_optimizer(optimizer)
+
+
 def schedule_free_optimizer(optimizer: Mapping[str, Any]) -> dict[str, Any]:
     """The Schedule-Free counterpart of an optimizer (SGD family → schedulefree-sgd, else
     schedulefree-adamw), keeping momentum and weight decay."""
@@ -209,16 +233,27 @@ def _warmup_cosine(peak: float, budget: int, optimizer: Mapping[str, Any]) -> Mo
     )  # fmt: skip
 
 
-def _schedule_free(peak: float, budget: int, optimizer: Mapping[str, Any]) -> ModernBaseline:
+# Schedule-Free's warm-up, as a fraction of the budget (the baseline and the recommender's
+# Schedule-Free candidate share it, so that the two agree).
+SCHEDULE_FREE_WARMUP = 0.05
+
+
+def schedule_free_policy(peak: float, budget: int, warmup: int | None = None) -> dict[str, Any]:
+    """Schedule-Free's policy: a linear warm-up (SCHEDULE_FREE_WARMUP of the budget unless
+    `warmup` is given) to `peak`, then constant."""
     # Schedule-Free keeps a constant LR after a short warm-up; the warm-up is a policy stage
     # so the optimizer needs no schedule of its own.
-    w = max(1, round(0.05 * budget))
+    w = max(1, round(SCHEDULE_FREE_WARMUP * budget)) if warmup is None else max(1, warmup)
     spec = {"stages": [
         {"policy": {"function": "LINEAR", "k0": 0.0, "k1": peak, "l": w}, "until": w},
         {"policy": {"function": "FIX", "k0": peak}},
     ]}  # fmt: skip
+    return from_spec(spec).to_spec()
+
+
+def _schedule_free(peak: float, budget: int, optimizer: Mapping[str, Any]) -> ModernBaseline:
     return ModernBaseline(
-        "schedule-free", from_spec(spec).to_spec(), schedule_free_optimizer(optimizer),
+        "schedule-free", schedule_free_policy(peak, budget), schedule_free_optimizer(optimizer),
         "Schedule-Free optimizer, 5% warm-up then constant peak from the range test",
     )  # fmt: skip
 

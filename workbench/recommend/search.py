@@ -93,8 +93,8 @@ class Probe:
         return (1.0 if reached else 0.0, -(self.reached or 0), acc, loss)
 
     def to_dict(self) -> dict[str, Any]:
-        """A lineage entry."""
-        return {
+        """A lineage entry (with `optimizer` when the candidate changes it)."""
+        out = {
             "stage": self.stage, "label": self.candidate.label, "family": self.candidate.family,
             "origin": self.candidate.origin, "spec": self.candidate.spec, "run_id": self.run_id,
             "start": self.start, "end": self.end, "iterations": self.spent,
@@ -102,6 +102,9 @@ class Probe:
             "reached_target_at": self.reached, "val_top1": self.val_top1,
             "val_loss": self.val_loss, "committed": self.committed, "closed": self.closed,
         }  # fmt: skip
+        if self.candidate.optimizer is not None:
+            out["optimizer"] = self.candidate.optimizer
+        return out
 
 
 @dataclass
@@ -119,6 +122,10 @@ class SearchResult:
     reached_at: int | None
     best_top1: float
     checkpoint_dir: str | None = None
+    # The optimizer the policy was found with: the task's, unless a candidate that changes
+    # it (the Schedule-Free opt-in) was committed.
+    optimizer: dict[str, Any] | None = None
+    optimizer_changed: bool = False
 
     @property
     def meets_target(self) -> bool | None:
@@ -139,7 +146,8 @@ class SearchResult:
             "meets_target": self.meets_target, "best_top1": self.best_top1,
             "search_iterations": self.search_iterations,
             "plain_run_equivalents": self.search_iterations / self.budget,
-            "checkpoint_dir": self.checkpoint_dir,
+            "checkpoint_dir": self.checkpoint_dir, "optimizer": self.optimizer,
+            "optimizer_changed": self.optimizer_changed,
         }  # fmt: skip
 
 
@@ -208,7 +216,10 @@ class StagedSearch:
         progress: Progress | None = None,
         initial_spent: Sequence[dict[str, Any]] = (),
         banned: frozenset[str] | set[str] = frozenset(),
+        extra: Sequence[Candidate] = (),
     ):
+        """`extra`: stage-1 candidates tried on top of the K selected ones (the
+        Schedule-Free opt-in: candidates that carry their own optimizer)."""
         from workbench.train import RunSpec
 
         self.config = resolve_stages(spec, config or SearchConfig())
@@ -224,6 +235,8 @@ class StagedSearch:
         self.search_id = search_id or uuid.uuid4().hex
         self.say = progress or (lambda msg: None)
         self.optimizer = optimizer_name(self.spec)
+        self.extra = list(extra)
+        self.optimizer_changed = False
         self.lineage: list[Probe] = []
         self.ledger: list[dict[str, Any]] = list(initial_spent)
         self.committed: list[tuple[dict[str, Any], int]] = []
@@ -246,6 +259,8 @@ class StagedSearch:
     def _probe_spec(self, cand: Candidate, run_id: str) -> dict[str, Any]:
         policy = self._probe_policy(cand)
         spec = dict(self.spec)
+        if cand.optimizer is not None:
+            spec["optimizer"] = cand.optimizer
         spec.update(
             policy=policy,
             run_id=run_id,
@@ -351,9 +366,13 @@ class StagedSearch:
         )
         if stage == 0 and self.warm:
             cands = self.warm + cands
+        extra = self.extra if stage == 0 else []
         if self.banned:  # a banned policy could end up recommended: never try it
             cands = [c for c in cands if from_spec(self._probe_policy(c)).hash not in self.banned]
-        return select(cands, self.config.k)
+            extra = [c for c in extra if from_spec(self._probe_policy(c)).hash not in self.banned]
+        # The extras come on top of the K (and last, so that a tie in the ranking goes to
+        # the task's own optimizer): the K candidates are those of a search without them.
+        return select(cands, self.config.k) + list(extra)
 
     def _rank(self, probes: Sequence[Probe]) -> list[Probe]:
         return sorted(probes, key=lambda p: p.score(), reverse=True)
@@ -423,6 +442,18 @@ class StagedSearch:
             if self.ckpt_dir is not None:
                 probe.trainer.save(self.ckpt_dir / f"stage-{probe.stage}.pt")
         self.committed.append((probe.candidate.spec, probe.end))
+        if probe.candidate.optimizer is not None:
+            # A stage-1 candidate with another optimizer (Schedule-Free) won: the path now
+            # trains with that optimizer, and later stages compose on it like any other
+            # stage (forks restore its state, iterate averages included). Composed rather
+            # than a whole-budget candidate because the continuation Schedule-Free would
+            # take alone (its constant LR) is always among the next stage's candidates (the
+            # "same" variant of its FIX stage), so by the search's own per-stage scoring
+            # composing never does worse than it, while a lower LR late (the ×0.5, ×0.1
+            # variants) may still help; and one mechanism serves both optimizers.
+            self.spec = dict(self.spec, optimizer=probe.candidate.optimizer)
+            self.optimizer = optimizer_name(self.spec)
+            self.optimizer_changed = True
         self.say(
             f"stage {probe.stage + 1}: committed {probe.candidate.label} "
             f"(iterations {start}–{probe.end}, val top-1 {probe.val_top1:.3f}"
@@ -475,6 +506,7 @@ class StagedSearch:
                 "spec": p.candidate.spec,
                 "val_top1": p.val_top1,
                 "reached_target_at": p.reached,
+                **({"optimizer": p.candidate.optimizer} if p.candidate.optimizer else {}),
             }
             for p in committed
         ]
@@ -486,6 +518,7 @@ class StagedSearch:
             trajectory=self.trajectory, budget=self.budget, target=self.target,
             reached_at=reached, best_top1=max(accs, default=math.nan),
             checkpoint_dir=str(self.ckpt_dir) if self.config.keep_checkpoints else None,
+            optimizer=dict(self.spec["optimizer"]), optimizer_changed=self.optimizer_changed,
         )  # fmt: skip
 
 
