@@ -84,49 +84,27 @@ def run_task(name: str, seeds: list[int], store: Any, config: Any = None) -> dic
     spec0 = dict(base, policy=default, seed=seeds[0], target=target)
     rt = range_test(spec0)
     _say(f"[{name}] range test {rt.suggestion} ({rt.iterations} iterations)")
-    t0 = time.perf_counter()
-    rec = recommend(
-        spec0,
-        store=store,
-        config=config or SearchConfig(),
-        use_history=False,
-        range_result=rt,
-        progress=lambda m: _say("    " + m),
-    )
-    search_seconds = time.perf_counter() - t0
-    peak = rec.range["high"]
-    # The same request again on another seed, now with the store's history.
-    spec1 = dict(spec0, seed=seeds[1 % len(seeds)])
-    rec_h = recommend(
-        spec1,
-        store=store,
-        config=SearchConfig(),
-        use_history=True,
-        verify=False,
-        progress=lambda m: _say("    [history] " + m),
-    )
 
+    def search(allow: bool, tag: str) -> tuple[Any, float, Any]:
+        """The request without history (timed), then again on another seed with it."""
+        t0 = time.perf_counter()
+        fresh = recommend(
+            spec0, store=store, config=config or SearchConfig(), use_history=False,
+            range_result=rt, allow_optimizer_change=allow,
+            progress=lambda m: _say(f"    {tag}" + m),
+        )  # fmt: skip
+        seconds = time.perf_counter() - t0
+        again = recommend(
+            dict(spec0, seed=seeds[1 % len(seeds)]), store=store, config=SearchConfig(),
+            use_history=True, verify=False, allow_optimizer_change=allow,
+            progress=lambda m: _say(f"    {tag}[history] " + m),
+        )  # fmt: skip
+        return fresh, seconds, again
+
+    rec, search_seconds, rec_h = search(False, "")
+    peak = rec.range["high"]
     # The same two requests with the optimizer change allowed (the opt-in).
-    t0 = time.perf_counter()
-    rec_sf = recommend(
-        spec0,
-        store=store,
-        config=config or SearchConfig(),
-        use_history=False,
-        range_result=rt,
-        allow_optimizer_change=True,
-        progress=lambda m: _say("    [opt-in] " + m),
-    )
-    search_sf_seconds = time.perf_counter() - t0
-    rec_sf_h = recommend(
-        spec1,
-        store=store,
-        config=SearchConfig(),
-        use_history=True,
-        verify=False,
-        allow_optimizer_change=True,
-        progress=lambda m: _say("    [opt-in, history] " + m),
-    )
+    rec_sf, search_sf_seconds, rec_sf_h = search(True, "[opt-in] ")
 
     variants: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         "recommended": (rec.policy, base["optimizer"]),
