@@ -20,7 +20,7 @@ import pytest
 
 from tests.batch.helpers import cli_json, main_json, runs_by_job, write_sweep
 from workbench.batch.bookkeeping import HEARTBEAT_EVERY_S, JobBook, as_seen, attempt_over
-from workbench.batch.jobs import execute_job
+from workbench.batch.jobs import _finish, execute_job
 from workbench.batch.sweep import plan_sweep
 from workbench.store import open_store
 
@@ -220,3 +220,26 @@ def test_a_running_job_keeps_its_row_fresh(sqlite_url: str, monkeypatch) -> None
             assert time.monotonic() < deadline, "no heartbeat reached the row"
             time.sleep(0.05)
     assert attempt_over(book.get("j7")) is None
+
+
+def test_an_attempt_taken_over_leaves_the_new_owners_row_alone(url: str, tmp_path: Path) -> None:
+    book = JobBook(url)
+    first, mine = _claim(book, "j9", f"{HOST}:{_dead_pid()} a")
+    assert mine
+    # Its owner looks gone (say its heartbeat lapsed): another runner takes the job over.
+    second, mine = _claim(book, "j9", f"{HOST}:{os.getpid()} b")
+    assert mine and second["attempts"] == 2
+    late = _finish(book, first, "done", None, 1.5, tmp_path / "missing.ipynb")
+    assert "taken over" in late["superseded"] and late["status"] == "done"
+    row = book.get("j9")
+    assert (row["status"], row["attempts"], row["worker"]) == ("running", 2, second["worker"])
+    # The owner of the row records its own end.
+    final = _finish(book, second, "failed", "boom", 2.0, tmp_path / "missing.ipynb")
+    assert "superseded" not in final
+    row = book.get("j9")
+    assert (row["status"], row["attempts"], row["error"], row["seconds"]) == (
+        "failed",
+        2,
+        "boom",
+        2.0,
+    )

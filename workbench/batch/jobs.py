@@ -228,13 +228,33 @@ def execute_job(payload: Mapping[str, Any]) -> dict[str, Any]:
         status, error = "done", None
     except Exception as exc:  # the notebook raised, timed out or its kernel died
         status, error = "failed", _error_text(exc)
-    row.update(
-        status=status,
-        error=error,
-        run_ids=book.run_ids(payload["job_id"]),
-        finished_at=time.time(),
-        seconds=round(time.monotonic() - t0, 3),
-        output=str(out) if out.is_file() else None,
-    )
-    book.upsert(row)
-    return row
+    return _finish(book, row, status, error, time.monotonic() - t0, out)
+
+
+def _finish(
+    book: JobBook, row: dict[str, Any], status: str, error: str | None, seconds: float, out: Path
+) -> dict[str, Any]:
+    """Record the attempt's end, only while the row is still this attempt's.
+
+    When this owner's heartbeat lapsed (e.g. the database was unreachable for minutes) and
+    another runner took the job over, the row is theirs: it is left alone, and what this
+    attempt did comes back under `superseded` (its runs stay in the store either way).
+    """
+    changes = {
+        "status": status,
+        "error": error,
+        "run_ids": book.run_ids(row["job_id"]),
+        "finished_at": time.time(),
+        "seconds": round(seconds, 3),
+        "output": str(out) if out.is_file() else None,
+        "updated_at": time.time(),
+    }
+    final = book.swap(row, **changes)
+    if final is not None:
+        return final
+    return {
+        **row,
+        **changes,
+        "superseded": f"attempt {row['attempts']} ended {status}, but the job was taken over "
+        "by another runner meanwhile; its row was left to that runner",
+    }
