@@ -24,8 +24,10 @@ def _wait_for_points(monitor: RunMonitor, n: int) -> None:
 def test_stop_button_ends_the_run_as_stopped_by_the_user(db_url: str) -> None:
     composer = PolicyComposer({"function": "FIX", "k0": 0.05}, budget=1_000_000)
     monitor = RunMonitor(composer, task=TASK, db_url=db_url)
+    assert monitor.plot.layout.display == "none"  # nothing drawn yet: no broken picture
     monitor.start_button.click()
     _wait_for_points(monitor, 2)
+    assert monitor.plot.layout.display is None and monitor.plot.value[:4] == b"\x89PNG"
     assert monitor.running, monitor.error
     monitor.stop_button.click()
     result = monitor.wait(60)

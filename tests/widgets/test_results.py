@@ -34,8 +34,9 @@ def test_overlay_and_open_in_composer(filled_store, db_url: str) -> None:
     b = ResultsBrowser(db_url=db_url, composer=composer)
     b.set_filters(function="TRI")
     b.selection.value = (b.selection.options[0][1],)
+    assert b.plot.layout.display == "none"  # no empty (broken) picture before an overlay
     b.overlay_button.click()
-    assert b.plot.value[:4] == b"\x89PNG"
+    assert b.plot.value[:4] == b"\x89PNG" and b.plot.layout.display is None
     n = composer.redraws
     b.open_button.click()
     assert composer.spec == {"function": "TRI", "k0": 0.01, "k1": 0.1, "l": 25}

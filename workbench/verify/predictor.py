@@ -147,6 +147,34 @@ def prior_noise_bound(
     return best
 
 
+def _responding(sch, its, acc, idx, hi, eff, respond):
+    """Experimental: points still climbing after a drop keep the pre-drop LR's floor."""
+    window, rise, long_lag, sharp = respond
+    budget = len(sch.lrs) - 1
+    w = max(1, int(window * budget))
+    long_hi = trailing_max(sch, long_lag)
+    if sharp > 0:
+        d = max(int(sch.tau), int(0.02 * budget), 1)
+        prev = np.concatenate([np.full(d, sch.lrs[0]), sch.lrs[:-d]])
+        fell = (prev >= sharp * np.maximum(sch.lrs, 1e-30)).astype(float)
+        lw = max(int(long_lag * budget), 1)
+        fell = maximum_filter1d(fell, size=lw + 1, origin=lw // 2, mode="nearest") > 0
+    else:
+        fell = np.ones(len(sch.lrs), dtype=bool)
+    hi, eff = hi.copy(), eff.copy()
+    for j in range(len(its)):
+        k = idx[j]
+        if not fell[k] or long_hi[k] <= hi[j] * 1.25:
+            continue
+        sel = (its > its[j] - w) & (its <= its[j])
+        if sel.sum() < 3:
+            continue
+        if _slope(its[sel].astype(float), acc[sel]) * w > rise:
+            hi[j] = long_hi[k]
+            eff[j] = max(eff[j], long_hi[k])
+    return hi, eff
+
+
 @dataclass
 class _Fit:
     """What the forecast needs from the curve so far, before any slope safety factor."""
@@ -192,6 +220,7 @@ def _fit(
     anneal_noise: float | None = 0.02,
     anneal_min_drop: float = 0.25,
     anneal_lag: float | None = None,
+    respond: tuple[float, float, float, float] | None = None,
 ) -> _Fit | None:
     """The curve's part of the forecast (see `predict`), or None with too few points."""
     its, acc = context.series(context.metric)
@@ -226,30 +255,31 @@ def _fit(
     ratio = area_end_eff / float(area[-1])
 
     learned = err <= 1.0 - floor_acc
+    hi = trailing_max(sch, anneal_lag or 0.1)[idx]
+    # The LR whose noise floor the error may still sit on: after a drop the error takes a
+    # while to come down, so with `anneal_lag` the highest LR of that recent past.
+    eff = sch.smooth[idx] if anneal_lag is None else np.maximum(sch.smooth[idx], hi)
+    if respond is not None:
+        hi, eff = _responding(sch, its, acc, idx, hi, eff, respond)
     own_b = noise_bound(err[learned], sch.trailing_min[idx[learned]])
     if anneal_noise is not None:
         # `learned` is a suffix (the running best only rises): the points after take-off.
         seen = anneal_bound(
             1.0 - acc[learned],
             sch.trailing_min[idx[learned]],
-            trailing_max(sch, anneal_lag or 0.1)[idx[learned]],
+            hi[learned],
             noise=anneal_noise,
             min_drop=anneal_min_drop,
         )
         own_b = min(own_b, seen)
     b = min(own_b, prior_b) * b_safety
-    # The LR whose noise floor the error may still sit on: after a drop the error takes a
-    # while to come down, so with `anneal_lag` the highest LR of that recent past.
-    eff = (
-        sch.smooth if anneal_lag is None else np.maximum(sch.smooth, trailing_max(sch, anneal_lag))
-    )
-    now_lr = float(eff[idx[-1]])
+    now_lr = float(eff[-1])
     lowest_ahead = float(np.min(sch.smooth[idx[-1] :]))
     ref_lr = now_lr
     if anneal_from_best:
         # The best error so far already sits on the noise floor of the LR it was reached at:
         # annealing can only remove the floor between *that* LR and the lowest ahead.
-        ref_lr = min(float(np.max(eff[idx[acc >= float(np.max(acc))]])), now_lr)
+        ref_lr = min(float(np.max(eff[acc >= float(np.max(acc))])), now_lr)
     drop = max(ref_lr - lowest_ahead, 0.0)
     # No usable bound on B (no LR seen yet above 0) leaves any drop worth the whole error.
     if drop <= 0:
@@ -291,6 +321,7 @@ def predict(
     anneal_from_best: bool = True,
     anneal_noise: float | None = 0.02,
     anneal_lag: float | None = None,
+    respond: tuple[float, float, float, float] | None = None,
 ) -> Prediction | None:
     """Optimistic best accuracy by the end of the budget, or None with too few points."""
     fit = _fit(
@@ -303,6 +334,7 @@ def predict(
         anneal_from_best=anneal_from_best,
         anneal_noise=anneal_noise,
         anneal_lag=anneal_lag,
+        respond=respond,
     )
     if fit is None:
         return None
@@ -462,7 +494,9 @@ class UnreachableTarget:
         learn_safety: float = 1.5,
         learn_min: float = 0.5,
         learn_min_curves: int = 3,
+        respond: tuple[float, float, float, float] | None = None,
     ):
+        self.respond = respond
         self.rise_window, self.rise_power, self.rise_cap = rise_window, rise_power, rise_cap
         self.anneal_from_best, self.anneal_noise = anneal_from_best, anneal_noise
         self.anneal_lag = anneal_lag
@@ -555,6 +589,7 @@ class UnreachableTarget:
             anneal_from_best=self.anneal_from_best,
             anneal_noise=self.anneal_noise,
             anneal_lag=self.anneal_lag,
+            respond=self.respond,
         )
         if pred is None or pred.now < context.chance_level() + self.takeoff:
             return None

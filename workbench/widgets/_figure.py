@@ -29,6 +29,20 @@ def png_bytes(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def image(**layout: Any) -> Any:
+    """An `ipywidgets.Image` for a figure, hidden until `show` gives it one (an empty
+    Image shows as a broken picture)."""
+    import ipywidgets as widgets
+
+    return widgets.Image(format="png", layout=widgets.Layout(display="none", **layout))
+
+
+def show(view: Any, fig: Figure) -> None:
+    """Put `fig` into the Image `view` and make it visible."""
+    view.value = png_bytes(fig)
+    view.layout.display = None
+
+
 def clear(fig: Figure) -> list[Any]:
     """Clear every axes of `fig` (keeping the layout) and return them."""
     for ax in fig.axes:

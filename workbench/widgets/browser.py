@@ -120,7 +120,7 @@ class ResultsBrowser(widgets.VBox):
         self.open_button = widgets.Button(description="open policy in composer", icon="edit")
         self.open_button.on_click(lambda _: self._try(self.open_in_composer))
         self.message = widgets.HTML()
-        self.plot = widgets.Image(format="png")
+        self.plot = _figure.image()
 
     def _layout(self) -> list[Any]:
         filters = widgets.HBox([self.task, self.function, self.status, self.refresh_button])
@@ -265,7 +265,7 @@ class ResultsBrowser(widgets.VBox):
             target = float(targets[0]) if len(targets) == 1 else None
             draw_run_curves(axes, curves, labels=labels, target=target)
         self._figure.tight_layout()
-        self.plot.value = _figure.png_bytes(self._figure)
+        _figure.show(self.plot, self._figure)
 
     def open_in_composer(self, run_id: str | None = None) -> dict[str, Any]:
         """Load a run's policy (and budget) into the composer; returns the policy spec."""

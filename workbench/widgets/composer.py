@@ -378,7 +378,7 @@ class PolicyComposer(widgets.VBox):
         self.add_button.on_click(lambda _: self.add_stage())
         self.message = widgets.HTML()
         self.message.add_class("wb-message")
-        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="700px"))
+        self.plot = _figure.image(max_width="700px")
         self.plot.add_class("wb-plot")
         self.spec_view = widgets.HTML()
         self.spec_view.add_class("wb-spec")
@@ -572,7 +572,7 @@ class PolicyComposer(widgets.VBox):
         ax.legend(fontsize=7, loc="best")
         ax.set_title(self._policy.text[:90], fontsize=8)
         self._figure.tight_layout()
-        self.plot.value = _figure.png_bytes(self._figure)
+        _figure.show(self.plot, self._figure)
 
     # --- stages ----------------------------------------------------------------------------
 

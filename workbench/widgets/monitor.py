@@ -191,7 +191,7 @@ class RunMonitor(widgets.VBox):
         self.status.add_class("wb-run-status")
         self.verifier_status = widgets.HTML()
         self.verifier_status.add_class("wb-verifier-status")
-        self.plot = widgets.Image(format="png")
+        self.plot = _figure.image()
         self.plot.add_class("wb-run-plot")
 
     def _layout(self) -> list[Any]:
@@ -477,7 +477,7 @@ class RunMonitor(widgets.VBox):
                             target=float(target) if target else None,
                             marks=self._marks())  # fmt: skip
         self._figure.tight_layout()
-        self.plot.value = _figure.png_bytes(self._figure)
+        _figure.show(self.plot, self._figure)
 
     def _say(self, text: str, error: bool = False) -> None:
         style = "color:#b00020" if error else ""
