@@ -183,7 +183,9 @@ class Unaware:
 
 def _before_issue5() -> list[Any]:
     """The default rules as calibrated before issue 5's extra forecast bounds."""
-    old = UnreachableTarget(rise_power=0.0, anneal_from_best=False, anneal_noise=None)
+    old = UnreachableTarget(
+        rise_power=0.0, anneal_from_best=False, anneal_noise=None, anneal_respond=False
+    )
     return [Divergence(), StuckAtChance(), Plateau(), old]
 
 
@@ -194,6 +196,12 @@ RULE_SETS = {
     "+ plateau": lambda: [Divergence(), StuckAtChance(), Plateau()],
     "default (+ unreachable_target)": default_rules,
     "default before issue 5 (no rise factor, no extra annealing bounds)": _before_issue5,
+    "default without the post-step response test (the default before it)": lambda: [
+        Divergence(),
+        StuckAtChance(),
+        Plateau(),
+        UnreachableTarget(anneal_respond=False),
+    ],
     "default + 15% annealing lag (option)": lambda: [
         Divergence(),
         StuckAtChance(),
@@ -210,6 +218,12 @@ RULE_SETS = {
 STORE_SET = "default + store prior (leave-one-out)"
 STORE_SETS = {
     STORE_SET: default_rules,
+    "default without the post-step response test + store prior": lambda: [
+        Divergence(),
+        StuckAtChance(),
+        Plateau(),
+        UnreachableTarget(anneal_respond=False),
+    ],
     "default before issue 5 + store prior": _before_issue5,
     "default + store prior + store-learned slope factor (ablation)": lambda: [
         Divergence(),

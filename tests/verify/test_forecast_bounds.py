@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from tests.verify.synthetic import curve
-from workbench.verify import UnreachableTarget, VerifyContext, predict
-from workbench.verify.predictor import _fit, anneal_bound, prior_slope_safety
+from workbench.policies import from_spec
+from workbench.verify import Schedule, UnreachableTarget, VerifyContext, predict
+from workbench.verify.predictor import (
+    _fit,
+    anneal_bound,
+    prior_slope_safety,
+    still_climbing_after_drop,
+)
 
 BUDGET = 1000
 ITS = list(range(0, 1001, 50))
@@ -182,3 +188,71 @@ def test_anneal_bound_on_a_long_curve_uses_a_subset_and_stays_safe():
     full = anneal_bound(err, lrs, lrs, max_points=n)
     sub = anneal_bound(err, lrs, lrs)
     assert math.isfinite(sub) and sub >= full
+
+
+# --- a step's gain stays available while the curve still climbs after it ------------------
+
+# Shaped after the held-out momentum NSTEP run (budget 2,000): a noisy 0.5–0.71 hover at
+# LR 0.2, a ÷10 step at 1,000, then a climb that lasts ~300 iterations (it would meet 0.8
+# later) or, in the second curve, a plateau right after the step's jump.
+STEP_B = 2000
+STEP_ITS = list(range(0, STEP_B + 1, 50))
+STEP_SPEC = {"function": "NSTEP", "k0": 0.2, "gamma": 0.1, "l": [1000, 1500]}
+STEP_PRE = [0.1, 0.4, 0.45, 0.5, 0.58, 0.65, 0.69, 0.71, 0.66, 0.6, 0.67, 0.64, 0.63, 0.6]
+STEP_PRE += [0.5, 0.62, 0.56, 0.63, 0.58, 0.6, 0.59]  # … to 1,000
+STEP_CLIMB = STEP_PRE + [0.68, 0.70, 0.69, 0.725, 0.745, 0.775, 0.785, 0.79]
+STEP_FLAT = STEP_PRE + [0.68, 0.69, 0.68, 0.69, 0.685, 0.69, 0.68, 0.69]
+
+
+def _first_stop(accs, **kw):
+    for n in range(len(STEP_PRE), len(accs) + 1):
+        c = VerifyContext.build(
+            curve(STEP_ITS[:n], accs[:n]), STEP_SPEC, STEP_B, target=0.8, chance=0.1
+        )
+        d = UnreachableTarget(**kw).should_stop(c)
+        if d is not None:
+            return d
+    return None
+
+
+def _climbing(spec, accs):
+    sch = Schedule.of(from_spec(spec), STEP_B)
+    its = np.array(STEP_ITS[1 : len(accs)])
+    return still_climbing_after_drop(sch.lrs, its, np.array(accs[1:]), its)
+
+
+def test_still_climbing_after_drop_exact():
+    pre = _climbing(STEP_SPEC, STEP_CLIMB)
+    its = STEP_ITS[1 : len(STEP_CLIMB)]
+    # From 1,200 (three points after the step, fitted rise 0.05 per 10% of the budget > 2 ×
+    # 0.02 of noise) the points keep the LR before the step; none before the step, and not
+    # 1,050–1,150 (fewer than three points, then a rise of 0.02 over them).
+    assert {t: float(v) for t, v in zip(its, pre, strict=True) if v > 0} == {
+        t: pytest.approx(0.2) for t in range(1200, 1401, 50)
+    }
+    assert not _climbing(STEP_SPEC, STEP_FLAT).any()  # flat after the step's jump
+    # A continuous tenfold decay, or a step *up*, never counts, however the curve climbs.
+    assert not _climbing(
+        {"function": "EXP", "k0": 0.2, "gamma": 0.1 ** (1 / 1000)}, STEP_CLIMB
+    ).any()
+    assert not _climbing(
+        {"function": "NSTEP", "k0": 0.02, "gamma": 10.0, "l": [1000]}, STEP_CLIMB
+    ).any()
+
+
+def test_curve_still_climbing_after_its_step_is_not_rejected():
+    # Without the response test the step's gain counts as spent 200 iterations after it
+    # (the 10% lag) and the forecast at 1,200 (0.725 now) says 0.743 < 0.78.
+    d = _first_stop(STEP_CLIMB, anneal_respond=False)
+    assert d is not None and d.iteration == 1200
+    assert d.predicted_final == pytest.approx(0.7427, abs=1e-3)
+    assert _first_stop(STEP_CLIMB) is None
+
+
+def test_plateau_after_a_step_is_still_rejected():
+    # The step's jump is over by 1,050: the curve is flat to within noise, so its gain is
+    # spent and the rule stops the run where it did before.
+    for respond in (True, False):
+        d = _first_stop(STEP_FLAT, anneal_respond=respond)
+        assert d is not None and d.rule == "unreachable_target" and d.iteration == 1200
+        assert d.predicted_final == pytest.approx(0.7247, abs=1e-3)
