@@ -346,29 +346,14 @@ def predict(
     *,
     slope_safety: float = 2.5,
     slope_floor: float = 0.02,
-    b_safety: float = 2.0,
-    window: float = 0.5,
-    prior_b: float = math.inf,
-    floor_acc: float = 0.0,
-    shift: bool = True,
-    anneal_from_best: bool = True,
-    anneal_noise: float | None = 0.02,
-    anneal_lag: float | None = None,
-    anneal_respond: bool = True,
+    **fit_options: Any,
 ) -> Prediction | None:
-    """Optimistic best accuracy by the end of the budget, or None with too few points."""
-    fit = _fit(
-        context,
-        b_safety=b_safety,
-        window=window,
-        prior_b=prior_b,
-        floor_acc=floor_acc,
-        shift=shift,
-        anneal_from_best=anneal_from_best,
-        anneal_noise=anneal_noise,
-        anneal_lag=anneal_lag,
-        anneal_respond=anneal_respond,
-    )
+    """Optimistic best accuracy by the end of the budget, or None with too few points.
+
+    `fit_options` are `_fit`'s (b_safety, window, prior_b, floor_acc, shift and the
+    anneal_* bounds), with its defaults.
+    """
+    fit = _fit(context, **fit_options)
     if fit is None:
         return None
     upper, pe, gain = fit.upper(slope_safety, slope_floor)
